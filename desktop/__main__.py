@@ -1,0 +1,7 @@
+"""`python -m desktop` starts Parley."""
+
+import sys
+
+from desktop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,124 @@
+"""Every user setting, declared once: name, type, default and a description the settings dialog shows.
+
+Declaring them as data (rather than scattering `QSettings.value()` calls) keeps defaults in one place, lets the
+dialog and the command line share validation, and makes it impossible to store a secret by accident: the API key
+is not a setting at all, it lives in the OS keyring (see desktop.app.secrets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QSettings
+
+T = TypeVar("T", str, int, float, bool)
+
+ORGANIZATION = "Parley"
+APPLICATION = "Parley"
+OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One persisted option. `choices` restricts str settings; `minimum`/`maximum` bound numbers."""
+
+    key: str
+    type: type[T]
+    default: T
+    description: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def coerce(self, raw: Any) -> T:
+        """Turns what QSettings hands back (often a str on Linux) into the declared type, or the default."""
+        try:
+            if self.type is bool:
+                value: Any = raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
+            else:
+                value = self.type(raw)
+        except (TypeError, ValueError):
+            return self.default
+        if self.choices and value not in self.choices:
+            return self.default
+        if self.minimum is not None and value < self.minimum:
+            return self.default
+        if self.maximum is not None and value > self.maximum:
+            return self.default
+        return value  # type: ignore[no-any-return]
+
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    Setting("backend", str, "auto", "Which server Parley talks to: 'auto' uses the offline engine until an API key "
+            "is stored, then OpenAI.", choices=("auto", "offline", "openai", "custom")),
+    Setting("endpoint_url", str, OPENAI_REALTIME_URL, "Realtime WebSocket endpoint (OpenAI, Azure OpenAI or a "
+            "compatible server). PARLEY_REALTIME_URL and --url override it."),
+    Setting("auth_style", str, "bearer", "How the key is sent: 'bearer' (OpenAI), 'api-key' (Azure OpenAI) or "
+            "'none' (a local server).", choices=("bearer", "api-key", "none")),
+    Setting("model", str, "gpt-realtime", "Realtime model (or Azure deployment) name."),
+    Setting("voice", str, "marin", "The assistant's voice; it can change only before its first spoken reply."),
+    Setting("instructions", str, "You are Parley, a helpful voice assistant. Keep answers short and spoken.",
+            "System instructions sent with every session."),
+    Setting("transcription_model", str, "gpt-4o-mini-transcribe", "Model that transcribes what you say."),
+    Setting("noise_reduction", str, "near_field", "Server-side noise reduction for the microphone.",
+            choices=("near_field", "far_field", "off")),
+    Setting("turn_mode", str, "push_to_talk", "Who decides when your turn ends: you (push-to-talk) or voice "
+            "activity detection (hands-free).", choices=("push_to_talk", "server_vad", "semantic_vad")),
+    Setting("vad_threshold", float, 0.5, "Hands-free: speech detection threshold (0–1).", minimum=0.0, maximum=1.0),
+    Setting("vad_silence_ms", int, 500, "Hands-free: silence that ends your turn (ms).", minimum=100, maximum=5000),
+    Setting("vad_prefix_padding_ms", int, 300, "Hands-free: audio kept before detected speech (ms).",
+            minimum=0, maximum=2000),
+    Setting("semantic_eagerness", str, "auto", "Hands-free (semantic): how eagerly the model takes its turn.",
+            choices=("low", "medium", "high", "auto")),
+    Setting("input_device", str, "", "Microphone: name substring or index; empty means the system default."),
+    Setting("output_device", str, "", "Speaker: name substring or index; empty means the system default."),
+    Setting("hotkey", str, "Space", "Hold this key in the window to talk."),
+    Setting("global_hotkey_enabled", bool, False, "Also listen for a hold-to-talk key while other apps have focus."),
+    Setting("global_hotkey", str, "F9", "The global hold-to-talk key."),
+    Setting("jitter_ms", int, 80, "Audio buffered before a reply starts playing (ms): more is smoother, less is "
+            "snappier.", minimum=20, maximum=500),
+    Setting("preroll_ms", int, 300, "Audio kept from just before you press talk, so the first syllable is not "
+            "lost (ms).", minimum=0, maximum=1000),
+    Setting("headphones", bool, False, "I use headphones: skip the echo guard for the fastest barge-in."),
+)
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def setting(key: str) -> Setting[Any]:
+    """Looks a declaration up; a KeyError here is a programming error, not user input."""
+    return _BY_KEY[key]
+
+
+class SettingsStore:
+    """Typed access to QSettings for the declared settings only; unknown keys are refused loudly."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self._q = qsettings if qsettings is not None else QSettings(ORGANIZATION, APPLICATION)
+
+    def get(self, key: str) -> Any:
+        decl = setting(key)
+        raw = self._q.value(key)
+        return decl.default if raw is None else decl.coerce(raw)
+
+    def set(self, key: str, value: Any) -> None:
+        decl = setting(key)
+        coerced = decl.coerce(value)
+        if coerced != value and not (decl.type is float and isinstance(value, int)):
+            raise ValueError(f"{key}: {value!r} is not a valid {decl.type.__name__}")
+        self._q.setValue(key, coerced)
+
+    def reset(self, key: str) -> None:
+        self._q.remove(setting(key).key)
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for decl in SETTINGS:
+            yield decl.key, self.get(decl.key)
+
+    def sync(self) -> None:
+        self._q.sync()
+
+    def file_name(self) -> str:
+        return self._q.fileName()

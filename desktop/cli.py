@@ -1,0 +1,81 @@
+"""The command line: `parley` / `python -m desktop`.
+
+Flags that only print (--version, --list-devices, --help) must work without a display, so Qt is imported only
+when a window is actually needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from desktop import __version__
+
+URL_ENV = "PARLEY_REALTIME_URL"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line asked for; None means "use the saved setting"."""
+
+    url: str | None = None
+    hands_free: bool = False
+    input_device: str | None = None
+    output_device: str | None = None
+    verbose: bool = False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: hold a key, talk to a realtime voice model, interrupt it any time.",
+        epilog=f"Environment: OPENAI_API_KEY overrides the key stored in the keyring; {URL_ENV} sets the "
+        "endpoint like --url. Logs go to stderr and to a rotating file in the platform log folder.",
+    )
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="start, show the window briefly, check that the audio library and a keyring backend "
+                        "load, print one line per check and exit (0 when all pass)")
+    parser.add_argument("--url", metavar="URL",
+                        help=f"Realtime endpoint (wss://..., or ws:// on loopback); also env {URL_ENV}")
+    parser.add_argument("--hands-free", action="store_true",
+                        help="start in hands-free mode (voice activity detection takes turns)")
+    parser.add_argument("--list-devices", action="store_true", help="list audio input and output devices and exit")
+    parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone: name substring or index")
+    parser.add_argument("--output-device", metavar="NAME|INDEX", help="speaker: name substring or index")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    return parser
+
+
+def list_devices() -> int:
+    """Prints the devices PortAudio sees; a missing PortAudio or audio server is reported, not raised."""
+    try:
+        import sounddevice
+    except OSError as exc:  # PortAudio library missing
+        print(f"audio library unavailable: {exc} (install libportaudio2)", file=sys.stderr)
+        return 1
+    print(sounddevice.query_devices())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_devices:
+        return list_devices()
+    options = Options(
+        url=args.url or os.environ.get(URL_ENV) or None,
+        hands_free=args.hands_free,
+        input_device=args.input_device,
+        output_device=args.output_device,
+        verbose=args.verbose,
+    )
+    from desktop.app.bootstrap import run
+
+    return run(options, self_test=args.self_test)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

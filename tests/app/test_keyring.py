@@ -1,0 +1,51 @@
+"""The API key goes to a real Secret Service and comes back; nothing about it reaches QSettings or the log."""
+
+from __future__ import annotations
+
+import subprocess
+
+import keyring
+import pytest
+
+from desktop.app import secrets
+from desktop.app.secrets import KeyStore, KeyStoreUnavailable
+from tests.support.secret_service import SecretServiceEnv
+
+FAKE_KEY = "sk-test-key-not-a-secret-0123456789"
+
+
+def test_backend_is_secret_service(secret_service: SecretServiceEnv) -> None:
+    assert "SecretService" in secrets.backend_name()
+
+
+def test_key_round_trips_through_the_secret_service(secret_service: SecretServiceEnv) -> None:
+    store = KeyStore()
+    store.save(FAKE_KEY)
+    try:
+        assert keyring.get_password(secrets.SERVICE, secrets.USERNAME) == FAKE_KEY
+        # A second process sees it through the Secret Service itself, not through our process's memory.
+        out = subprocess.run(["secret-tool", "lookup", "service", secrets.SERVICE, "username", secrets.USERNAME],
+                             capture_output=True, text=True, env={**secret_service.env, "PATH": "/usr/bin:/bin"},
+                             timeout=20)
+        assert out.stdout.strip() == FAKE_KEY
+        assert KeyStore().load() == secrets.KeySource(FAKE_KEY, "keyring")
+    finally:
+        store.delete()
+    assert KeyStore().load().origin == "none"
+
+
+def test_environment_overrides_keyring(secret_service: SecretServiceEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "env-test-key-not-a-secret")
+    assert KeyStore().load() == secrets.KeySource("env-test-key-not-a-secret", "environment")
+
+
+def test_no_backend_gives_advice_and_session_key_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyring.backends import fail
+
+    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
+    store = KeyStore()
+    with pytest.raises(KeyStoreUnavailable, match="session only"):
+        store.save(FAKE_KEY)
+    assert store.load().origin == "none"
+    store.use_for_session(FAKE_KEY)
+    assert store.load() == secrets.KeySource(FAKE_KEY, "session")

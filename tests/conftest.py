@@ -1,0 +1,39 @@
+"""Test-wide set-up: an isolated home for settings and logs, Qt offscreen, a qasync loop per test, and the real
+services (PulseAudio, Secret Service, a Realtime server) as fixtures from tests/support.
+
+The environment is changed at import time, before any test imports Qt or creates QSettings, so no test can read
+or write the developer's own configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+_HOME = tempfile.mkdtemp(prefix="parley-tests-")
+for _var, _sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"),
+                   ("XDG_CACHE_HOME", "cache")):
+    os.environ[_var] = os.path.join(_HOME, _sub)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.pop("OPENAI_API_KEY", None)
+os.environ.pop("PARLEY_REALTIME_URL", None)
+
+_SUPPORT = os.path.join(os.path.dirname(__file__), "support")
+pytest_plugins = [
+    f"tests.support.{name}"
+    for name in ("secret_service", "pulse", "realtime_server")
+    if os.path.exists(os.path.join(_SUPPORT, f"{name}.py"))
+]
+
+
+@pytest.fixture
+def qloop(qapp: object) -> Iterator[asyncio.Runner]:
+    """A fresh qasync loop over the session QApplication; Runner cancels leftovers and unsets the loop after."""
+    import qasync
+
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qapp)) as runner:
+        yield runner
