@@ -1,0 +1,88 @@
+"""Tells the user's voice from the assistant's own voice coming back through the microphone (laptop speakers).
+
+Without it, hands-free mode interrupts itself: the assistant hears its reply and stops talking. The guard keeps the
+level of what was played, stamped with the time it reached the speaker (PortAudio's DAC time), and compares every
+microphone block (stamped with its ADC time; both come from the same PortAudio clock) with the loudest playback in
+the window just before it. The echo path's gain is learned while the assistant talks alone; speech counts as the
+user's only when it is clearly louder than the echo that playback explains. Until enough has been learned (the
+warm-up), a cautious prior gain is assumed. "I use headphones" disables the guard.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass
+class EchoGuardConfig:
+    enabled: bool = True
+    window_s: float = 0.35  # acoustic + buffering delay tolerance between DAC and ADC time
+    margin: float = 2.5  # user speech must be this many times louder than the explained echo (~8 dB)
+    prior_gain: float = 0.5  # assumed echo gain during warm-up (-6 dB: pessimistic for laptop speakers)
+    warmup_s: float = 0.4  # playback needed before the learned gain is trusted
+    playback_floor: float = 30.0  # int16 RMS below which playback is treated as silence
+
+
+class EchoGuard:
+    def __init__(self, config: EchoGuardConfig | None = None) -> None:
+        self.config = config or EchoGuardConfig()
+        self._playback: deque[tuple[float, float]] = deque()  # (dac_time, rms)
+        self._gain = self.config.prior_gain
+        self._learned_s = 0.0
+        self._ratios: deque[float] = deque(maxlen=150)
+
+    def reset(self) -> None:
+        self._playback.clear()
+
+    def note_playback(self, dac_time: float, rms: float) -> None:
+        """Records a played block; cheap (append + trim), called for every output block's level."""
+        self._playback.append((dac_time, rms))
+        horizon = dac_time - 4 * self.config.window_s
+        while self._playback and self._playback[0][0] < horizon:
+            self._playback.popleft()
+
+    def explained_echo(self, adc_time: float) -> float:
+        """The mic level that playback alone would produce at adc_time (0 when nothing was playing)."""
+        start = adc_time - self.config.window_s
+        loudest = max((rms for t, rms in self._playback if start <= t <= adc_time + 0.02), default=0.0)
+        return 0.0 if loudest < self.config.playback_floor else loudest * self._gain
+
+    def is_user(self, adc_time: float, mic_rms: float, speech: bool) -> bool:
+        """True when this mic block is the user speaking (barge-in), False for silence or echo."""
+        if not speech:
+            self._learn(adc_time, mic_rms)
+            return False
+        if not self.config.enabled:
+            return True
+        echo = self.explained_echo(adc_time)
+        if echo == 0.0:
+            return True
+        if mic_rms > echo * self.config.margin:
+            return True
+        self._learn(adc_time, mic_rms)  # speech-like but explained by playback: it is the echo, learn from it
+        return False
+
+    def _learn(self, adc_time: float, mic_rms: float) -> None:
+        """Estimates the echo path's gain as a high percentile of mic/playback ratios seen while only the assistant
+        was talking: the median would let the loud half of the echo through; the maximum would let one
+        cough deafen the guard."""
+        echo = self.explained_echo(adc_time)
+        if echo == 0.0:
+            return
+        observed = mic_rms / (echo / self._gain)
+        if not math.isfinite(observed):
+            return
+        self._ratios.append(observed)
+        self._learned_s += 0.02
+        ranked = sorted(self._ratios)
+        high = ranked[int(0.9 * (len(ranked) - 1))]
+        if self._learned_s < self.config.warmup_s:
+            self._gain = max(self.config.prior_gain, high)  # warm-up: never below the cautious prior
+        else:
+            self._gain = max(high, 0.01)
+
+    @property
+    def gain(self) -> float:
+        return self._gain
