@@ -1,0 +1,47 @@
+"""Local VAD: espeak-ng speech is detected, a pure tone and silence are not."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from desktop.audio.voice_activity import VoiceActivity
+
+
+def speech_24k(tmp_path: Path, text: str) -> np.ndarray:
+    path = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, timeout=30)
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        raw = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    return soxr.resample(raw.astype(np.float32), rate, 24000).astype(np.int16)
+
+
+def decisions(vad: VoiceActivity, signal: np.ndarray) -> list[bool]:
+    out = []
+    for start in range(0, signal.size, 480):
+        out += [frame.speech for frame in vad.feed(signal[start:start + 480])]
+    return out
+
+
+def test_speech_detected_tone_and_silence_rejected(tmp_path: Path) -> None:
+    vad = VoiceActivity()
+    silence = np.zeros(24000, dtype=np.int16)
+    tone = (4000 * np.sin(2 * np.pi * 440 * np.arange(48000) / 24000)).astype(np.int16)
+    assert not any(decisions(vad, np.concatenate((silence, tone, silence))))
+    speech = speech_24k(tmp_path, "Hello there, could you tell me the time in Paris?")
+    flags = decisions(vad, speech)
+    assert sum(flags) > 0.5 * len(flags)
+    first = flags.index(True)
+    assert first * 0.032 < 0.5  # detected within half a second of the start of the utterance
+
+
+def test_reset_forgets_state(tmp_path: Path) -> None:
+    vad = VoiceActivity()
+    decisions(vad, speech_24k(tmp_path, "one two three four"))
+    vad.reset()
+    assert not vad.speaking
