@@ -1,0 +1,43 @@
+"""Backend choice: offline without a key, OpenAI with one, an explicit URL always wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from desktop.app.backend import choose_backend
+from desktop.app.secrets import KeySource
+from desktop.app.settings import SETTINGS
+
+DEFAULTS: dict[str, Any] = {s.key: s.default for s in SETTINGS}
+NO_KEY = KeySource(None, "none")
+KEY = KeySource("test-key-not-a-secret", "keyring")
+
+
+def test_first_run_without_key_uses_the_offline_engine() -> None:
+    backend = choose_backend(DEFAULTS, NO_KEY, None)
+    assert backend.kind == "offline" and backend.key is None and "offline engine" in backend.notice
+
+
+def test_key_switches_auto_to_openai() -> None:
+    backend = choose_backend(DEFAULTS, KEY, None)
+    assert backend.kind == "openai"
+    assert backend.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert backend.auth_style == "bearer" and backend.key == KEY.key
+
+
+def test_url_override_wins() -> None:
+    backend = choose_backend(DEFAULTS, NO_KEY, "ws://127.0.0.1:8765/v1/realtime")
+    assert (backend.kind, backend.url) == ("custom", "ws://127.0.0.1:8765/v1/realtime")
+
+
+def test_custom_endpoint_gets_the_model_and_auth_style() -> None:
+    settings = {**DEFAULTS, "backend": "custom", "auth_style": "api-key", "model": "my-deploy",
+                "endpoint_url": "wss://res.openai.azure.com/openai/v1/realtime"}
+    backend = choose_backend(settings, KEY, None)
+    assert backend.url == "wss://res.openai.azure.com/openai/v1/realtime?model=my-deploy"
+    assert backend.auth_style == "api-key"
+
+
+def test_openai_without_key_says_what_to_do() -> None:
+    backend = choose_backend({**DEFAULTS, "backend": "openai"}, NO_KEY, None)
+    assert backend.key is None and "Settings" in backend.notice
