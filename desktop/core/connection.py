@@ -1,0 +1,135 @@
+"""The WebSocket link: handshake with typed errors, a bounded send queue drained by one task, keepalive pings.
+
+Error texts are built from status and close codes only; the HTTP body of a refused handshake is never used
+(the real server quotes part of the key in it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from desktop.core.config import ConnectionConfig
+from desktop.core.errors import (
+    AuthError,
+    ConnectFailedError,
+    ConnectionClosedError,
+    HandshakeError,
+    NotFoundError,
+    RateLimitedError,
+    RealtimeError,
+    SendQueueFullError,
+    SessionExpiredError,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # an audio delta or a session echo with big tool schemas fits easily
+
+
+def _handshake_error(status: int, host: str) -> HandshakeError:
+    if status in (401, 403):
+        return AuthError(status, f"{host} refused the API key (HTTP {status}): check the key in Settings")
+    if status == 404:
+        return NotFoundError(status, f"{host} has no Realtime endpoint at this URL or model (HTTP 404)")
+    if status == 429:
+        return RateLimitedError(status, f"{host} is rate limiting this key (HTTP 429): try again later")
+    return HandshakeError(status, f"{host} refused the WebSocket connection (HTTP {status})")
+
+
+def closed_error(code: int | None, reason: str) -> ConnectionClosedError:
+    if code == 1001:
+        return SessionExpiredError(code, reason or "session expired")
+    return ConnectionClosedError(code, reason)
+
+
+class Connection:
+    def __init__(self, config: ConnectionConfig) -> None:
+        self._config = config
+        self._ws: ClientConnection | None = None
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=config.send_queue_size)
+        self._sender: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws is not None and not self._closing
+
+    async def open(self) -> None:
+        url = self._config.resolved_url()  # raises InsecureUrlError first
+        host = urlsplit(url).hostname or "server"
+        context = ssl.create_default_context() if url.startswith("wss://") else None
+        try:
+            self._ws = await connect(
+                url,
+                additional_headers=self._config.headers(),
+                ssl=context,
+                open_timeout=self._config.open_timeout_s,
+                ping_interval=self._config.ping_interval_s,
+                ping_timeout=self._config.ping_timeout_s,
+                max_size=MAX_MESSAGE_BYTES,
+                user_agent_header="Parley",
+            )
+        except InvalidStatus as exc:
+            raise _handshake_error(exc.response.status_code, host) from None
+        except InvalidURI:
+            raise RealtimeError("the Realtime URL is not a valid WebSocket URL") from None
+        except ssl.SSLError as exc:
+            raise ConnectFailedError(f"TLS with {host} failed: {exc.reason}") from None
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            raise ConnectFailedError(f"could not connect to {host}: {type(exc).__name__}: {exc}") from None
+        self._sender = asyncio.create_task(self._send_loop(self._ws), name="realtime-send")
+
+    def send_nowait(self, event: dict[str, Any]) -> None:
+        """Queue an event; a full queue means a stalled link, reported rather than silently dropping audio."""
+        try:
+            self._queue.put_nowait(json.dumps(event))
+        except asyncio.QueueFull:
+            raise SendQueueFullError(
+                f"{self._queue.maxsize} events waiting to be sent: the link is stalled"
+            ) from None
+
+    async def _send_loop(self, ws: ClientConnection) -> None:
+        while True:
+            text = await self._queue.get()
+            try:
+                await ws.send(text)
+            except ConnectionClosed:
+                return  # the receive side reports why
+            finally:
+                self._queue.task_done()
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        """Yields raw messages until the link ends; raises a typed error unless we closed it ourselves."""
+        ws = self._ws
+        if ws is None:
+            raise RealtimeError("not connected")
+        try:
+            async for message in ws:
+                yield message
+        except ConnectionClosed:
+            pass
+        if self._closing:
+            return
+        raise closed_error(ws.close_code, ws.close_reason or "")
+
+    async def close(self) -> None:
+        """A clean close (code 1000): waits briefly for queued events to go out first."""
+        self._closing = True
+        if self._sender is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), 1.0)
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        if self._ws is not None:
+            await self._ws.close()
