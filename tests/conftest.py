@@ -22,12 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("PARLEY_REALTIME_URL", None)
 
-_SUPPORT = os.path.join(os.path.dirname(__file__), "support")
-pytest_plugins = [
-    f"tests.support.{name}"
-    for name in ("secret_service", "pulse", "realtime_server")
-    if os.path.exists(os.path.join(_SUPPORT, f"{name}.py"))
-]
+pytest_plugins = ["tests.support.secret_service", "tests.support.pulse", "tests.support.realtime_server"]
 
 
 @pytest.fixture
