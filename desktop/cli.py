@@ -53,11 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 def list_devices() -> int:
     """Prints the devices PortAudio sees; a missing PortAudio or audio server is reported, not raised."""
     try:
-        import sounddevice
+        from desktop.audio.devices import describe_devices
     except OSError as exc:  # PortAudio library missing
         print(f"audio library unavailable: {exc} (install libportaudio2)", file=sys.stderr)
         return 1
-    print(sounddevice.query_devices())
+    print(describe_devices())
     return 0
 
 

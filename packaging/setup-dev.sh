@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0
   libxcb-render-util0
   pulseaudio pulseaudio-utils espeak-ng sox xvfb xauth xdotool gnome-keyring dbus dbus-x11 libsecret-tools
+  desktop-file-utils appstream
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -14,6 +14,7 @@ import sys
 import threading
 
 import qasync
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -35,9 +36,13 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("Parley")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("parley")
-    icon = resource_path("icons/parley.svg")
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    icon = QIcon()  # PNGs at every size: the bundle ships no SVG image plugin
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        path = resource_path(f"icons/parley-{size}.png")
+        if path.exists():
+            icon.addFile(str(path), QSize(size, size))
+    if not icon.isNull():
+        app.setWindowIcon(icon)
     return app
 
 

@@ -31,15 +31,24 @@ def _check_audio() -> str:
     devices = sounddevice.query_devices()
     count = len(devices)  # type: ignore[arg-type]
     detail = f"{version}, {count} device(s)"
+    if count:
+        default_in, default_out = sounddevice.default.device
+        names = [str(devices[i]["name"]) if i is not None and i >= 0 else "none"  # type: ignore[index]
+                 for i in (default_in, default_out)]
+        detail += f"; default input {names[0]!r}, output {names[1]!r}"
     if count == 0:
         detail += " (no audio server or device: talking will be disabled)"
     return detail
 
 
 def _check_keyring() -> str:
+    from desktop.app.frozen import keyring_roundtrip, selftest_keyring_requested
     from desktop.app.secrets import backend_name
 
-    return backend_name()
+    name = backend_name()
+    if selftest_keyring_requested():  # only on request: it writes to the user's keyring
+        return f"{name}: {keyring_roundtrip()}"
+    return name
 
 
 async def run_checks(window: QWidget) -> int:
