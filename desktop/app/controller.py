@@ -1,41 +1,506 @@
 """The controller: owns the session with the model, the audio engine and the tools, and tells the window what
-changed through Qt signals. Widgets never talk to the core or the audio engine directly."""
+changed through Qt signals. Widgets never talk to the core or the audio engine directly.
+
+Every interruption, whatever triggered it (Stop, the talk key or button, local voice detection, the server's
+speech_started), ends in the session's one interrupt path, which calls back into `_silence` to stop the
+speaker *before* reading how much was heard: audio already handed to the sound card is heard too, so the
+truncation position is the player's final count, not the clock at the moment of the click.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.app.backend import Backend, choose_backend
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
 from desktop.cli import Options
 
 log = logging.getLogger(__name__)
 
+CONNECTION_STATES = {"connecting": "connecting", "reconnecting": "reconnecting", "error": "error"}
+
+
+@dataclass
+class InterruptRecord:
+    """One barge-in, for the status line, the tests and the benchmark."""
+
+    trigger: str  # "stop", "talk", "local_vad", "server_vad"
+    at: float  # time.monotonic() of the trigger
+    item_id: str | None
+    played_samples: int | None
+
 
 class Controller(QObject):
-    status_changed = Signal(str)
+    status_changed = Signal(str)  # "starting", "ready", "stopped": for the bootstrap and tests
+    connection_changed = Signal(str, str)  # state, detail for the status line
+    turn_state_changed = Signal(str)
+    transcript_updated = Signal(str, str, str, bool)  # item_id, role, text, done
+    transcript_truncated = Signal(str, str, str)  # item_id, heard, unheard
+    tool_call = Signal(str, str, str, object)  # call_id, name, arguments, output (None while running)
+    notice = Signal(str)
+    cost_changed = Signal(float, str)
+    error = Signal(str, str)  # message, what to do
+    mic_samples = Signal(object)  # int16 numpy arrays at 24 kHz
+    assistant_samples = Signal(object)
+    talk_availability = Signal(bool, str)
+    mode_changed = Signal(str)
+    interrupted = Signal(object)  # InterruptRecord
 
-    def __init__(self, options: Options, settings: SettingsStore | None = None, keys: KeyStore | None = None) -> None:
+    def __init__(self, options: Options, settings: SettingsStore | None = None, keys: KeyStore | None = None,
+                 *, audio: bool = True) -> None:
         super().__init__()
         self.options = options
         self.settings = settings if settings is not None else SettingsStore()
         self.keys = keys if keys is not None else KeyStore()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.use_audio = audio
+        self.backend: Backend | None = None
+        self.driver: Any = None  # desktop.core.driver.RealtimeDriver once connected
+        self.audio: Any = None  # desktop.audio.engine.AudioEngine once opened
+        self.engine: Any = None  # the offline engine process, when that is the backend
+        self.interrupts: list[InterruptRecord] = []
+        self.turn_state = "connecting"
+        self._mode = "server_vad" if options.hands_free else str(self.settings.get("turn_mode"))
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._unlisten: list[Callable[[], None]] = []
+        self._pump_position = 0  # 24 kHz sample index the mic pump has handed to the session
+        self._talk_held = False
+        self._pending_trigger: str | None = None
+        self._vad: Any = None
+        self._vad_pool: ThreadPoolExecutor | None = None
+        self._guard: Any = None
+        self._tools: Any = None
+        self._call_ids: dict[tuple[str, str], list[str]] = {}  # calls announced, waiting for their output
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    # ------------------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        self.status_changed.emit("ready")
+        """Returns at once; the connection and audio come up in the background and report through signals."""
+        self.status_changed.emit("starting")
+        self.spawn(self._bring_up())
 
-    def spawn(self, coro: "asyncio.Future[None] | asyncio.Task[None] | object") -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    async def wait_ready(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """For tests and the self-test: until the first connection attempt has finished (either way)."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def _bring_up(self) -> None:
+        try:
+            await self._open_audio()
+            await self._connect()
+        finally:
+            self._ready.set()
+            self.status_changed.emit("ready")
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("background task failed: %s", exc, exc_info=exc)
+            self.error.emit(f"Internal error: {type(exc).__name__}", "Parley keeps running; see the log file.")
 
     async def aclose(self) -> None:
-        """Cancels every task it started and waits for them, so nothing outlives the loop."""
+        """Closes the socket, the audio streams and the engine, and waits for every task it started."""
+        self._closed = True
+        for unlisten in self._unlisten:
+            with contextlib.suppress(ValueError):
+                unlisten()
+        self._unlisten.clear()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.driver is not None:
+            await self.driver.close()
+        if self.audio is not None:
+            await self.audio.close()
+        if self.engine is not None:
+            await self.engine.stop()
+        if self._vad_pool is not None:
+            self._vad_pool.shutdown(wait=False, cancel_futures=True)
+        self.status_changed.emit("stopped")
+
+    # ------------------------------------------------------------------------------------------ audio
+
+    async def _open_audio(self) -> None:
+        if not self.use_audio:
+            self.talk_availability.emit(False, "Audio is off.")
+            return
+        try:
+            from desktop.audio.capture import CaptureConfig
+            from desktop.audio.echo_guard import EchoGuard, EchoGuardConfig
+            from desktop.audio.engine import AudioEngine
+            from desktop.audio.errors import AudioUnavailable
+            from desktop.audio.playback import PlaybackConfig
+        except OSError as exc:  # PortAudio missing
+            self._audio_problem(f"The audio library could not load: {exc}", "Install libportaudio2, then restart.")
+            return
+        s = self.settings
+        capture = CaptureConfig(device=_device(self.options.input_device or s.get("input_device")),
+                                preroll_ms=float(s.get("preroll_ms")))
+        playback = PlaybackConfig(device=_device(self.options.output_device or s.get("output_device")),
+                                  prebuffer_ms=float(s.get("jitter_ms")))
+        engine = AudioEngine(capture, playback)
+        try:
+            await engine.open()
+        except AudioUnavailable as exc:
+            self._audio_problem(str(exc), "Connect a microphone and speaker, then Settings → Audio → Rescan. "
+                                "You can still type.")
+            return
+        self.audio = engine
+        for notice in engine.notices:
+            self.notice.emit(notice)
+        self._guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
+        self._unlisten += [
+            engine.playback.add_pcm_listener(self.assistant_samples.emit),
+            engine.playback.add_level_listener(lambda lv: self._guard.note_playback(lv.time, lv.rms)),
+            engine.playback.add_event_listener(self._on_playback_event),
+            engine.capture.add_status_listener(self._on_capture_status),
+        ]
+        self.talk_availability.emit(True, "")
+        self.spawn(self._pump_mic())
+
+    def rescan_audio(self) -> None:
+        """Settings → Rescan: reopen the streams so devices plugged in since start appear."""
+        if self.audio is not None:
+            self.spawn(self._rescan())
+
+    async def _rescan(self) -> None:
+        from desktop.audio.errors import AudioUnavailable
+
+        try:
+            for notice in await self.audio.rescan():
+                self.notice.emit(notice)
+            self.talk_availability.emit(True, "")
+        except AudioUnavailable as exc:
+            self._audio_problem(str(exc), "Connect a microphone and speaker, then Rescan again.")
+
+    def _audio_problem(self, message: str, advice: str) -> None:
+        log.warning("audio unavailable: %s", message)
+        self.talk_availability.emit(False, message)
+        self.error.emit(message, advice)
+
+    def _on_capture_status(self, status: Any) -> None:
+        if status.state.value in ("silent_input", "no_audio", "lost") and status.message:
+            self.error.emit(status.message, "Check the microphone, or pick another in Settings → Audio.")
+
+    def _on_playback_event(self, event: Any) -> None:
+        if event.kind == "drained" and event.item_id and self.driver is not None:
+            self.driver.playback_finished(event.item_id)
+        elif event.kind == "lost":
+            self.error.emit(event.message, "Choose another output device in Settings → Audio.")
+
+    async def _pump_mic(self) -> None:
+        """Hands every microphone chunk to the session (which sends it only while a turn is open) and, in
+        hands-free mode, to the local voice detector that lets the user cut the assistant off."""
+        tap = self.audio.capture.open_tap(preroll=False)
+        try:
+            async for chunk in tap:
+                self._pump_position = chunk.index + len(chunk.pcm)
+                live = self._talk_held or self.hands_free
+                if live:
+                    self.mic_samples.emit(chunk.pcm)
+                if self.driver is not None:
+                    self.driver.audio(chunk.data)
+                if self.hands_free and self._vad is not None:
+                    await self._detect(chunk)
+        finally:
+            tap.close()
+
+    async def _detect(self, chunk: Any) -> None:
+        """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares."""
+        loop = asyncio.get_running_loop()
+        frames = await loop.run_in_executor(self._vad_pool, self._vad.feed, chunk.pcm)
+        if not frames or self.turn_state not in ("speaking", "thinking"):
+            return
+        mic_rms = max(f.rms for f in frames)
+        speech = any(f.speech for f in frames)
+        if self._guard.is_user(chunk.adc_time, mic_rms, speech):
+            self.barge_in("local_vad")
+
+    # ------------------------------------------------------------------------------------------ connection
+
+    def _session_config(self) -> Any:
+        from desktop.core.config import SessionConfig, TurnMode
+
+        s = self.settings
+        return SessionConfig(
+            instructions=str(s.get("instructions")),
+            voice=str(s.get("voice")),
+            model=str(s.get("model")),
+            transcription_model=str(s.get("transcription_model")) or None,
+            noise_reduction=str(s.get("noise_reduction")) or None,
+            turn_mode=TurnMode(self._mode),
+            threshold=float(s.get("vad_threshold")),
+            prefix_padding_ms=int(s.get("vad_prefix_padding_ms")),
+            silence_duration_ms=int(s.get("vad_silence_ms")),
+            eagerness=str(s.get("semantic_eagerness")),
+            tools=tuple(self._registry().schemas()),
+        )
+
+    def _registry(self) -> Any:
+        if self._tools is None:
+            from desktop.tools.builtin import default_registry
+
+            self._tools = default_registry()
+        return self._tools
+
+    async def _connect(self) -> None:
+        from desktop.core.config import AuthStyle, ConnectionConfig
+        from desktop.core.driver import RealtimeDriver
+        from desktop.core.errors import RealtimeError
+
+        settings = dict(self.settings.items())
+        self.backend = backend = choose_backend(settings, self.keys.load(), self.options.url)
+        self.connection_changed.emit("connecting", "Connecting…")
+        url = backend.url
+        if backend.kind == "offline":
+            url = await self._start_engine()
+            if url is None:
+                return
+        if backend.kind == "openai" and not backend.key:
+            self.connection_changed.emit("error", "No API key")
+            self.error.emit("Parley needs an OpenAI API key to talk to OpenAI.",
+                            "Open Settings → Connection and paste your key; it is kept in the system keyring.")
+            return
+        self.notice.emit(backend.notice)
+        connection = ConnectionConfig(api_key=backend.key, model=str(settings["model"]), url=url,
+                                      auth_style=AuthStyle(backend.auth_style))
+        self.driver = RealtimeDriver(
+            connection,
+            self._session_config(),
+            on_effect=self._on_effect,
+            function_handler=self._run_tool,
+            played_samples=self._played_samples,
+            stop_playback=self._silence,
+        )
+        self._prepare_vad()
+        try:
+            await self.driver.connect()
+        except RealtimeError as exc:
+            log.warning("connection failed: %s", exc)
+            self.driver = None  # the failure was already shown through the ErrorRaised effect
+
+    async def _start_engine(self) -> str | None:
+        try:
+            from desktop.engine.launcher import EngineUnavailable, start_engine
+        except ImportError as exc:
+            self._engine_problem(f"The offline engine is not part of this installation ({exc.name}).")
+            return None
+        self.connection_changed.emit("connecting", "Starting the offline engine…")
+        try:
+            self.engine = await start_engine()
+        except EngineUnavailable as exc:
+            self._engine_problem(str(exc))
+            return None
+        return str(self.engine.url)
+
+    def _engine_problem(self, message: str) -> None:
+        self.connection_changed.emit("error", "Offline engine unavailable")
+        self.error.emit(message, "Add an OpenAI API key in Settings → Connection, or install the offline "
+                        "extra: pip install 'parley[offline]'.")
+
+    def _prepare_vad(self) -> None:
+        if not self.hands_free or self._vad is not None or self.audio is None:
+            return
+        try:
+            from desktop.audio.voice_activity import VoiceActivity
+
+            self._vad = VoiceActivity()
+            self._vad_pool = ThreadPoolExecutor(1, thread_name_prefix="parley-vad")
+        except Exception as exc:  # the server's detection still works without it
+            log.warning("local voice detection unavailable: %s", exc)
+
+    async def apply_settings(self) -> None:
+        """After the settings dialog: reconnect when where or how to connect changed, else update live."""
+        if self.driver is not None:
+            await self.driver.close()
+            self.driver = None
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
+        if self._guard is not None:
+            self._guard.config.enabled = not bool(self.settings.get("headphones"))
+        self._mode = str(self.settings.get("turn_mode"))
+        self.mode_changed.emit(self._mode)
+        await self._connect()
+
+    # ------------------------------------------------------------------------------------------ effects
+
+    def _on_effect(self, effect: Any) -> None:
+        from desktop.core import effects as fx
+
+        match effect:
+            case fx.StateChanged(state=state):
+                self._on_state(str(state))
+            case fx.PlayAudio(item_id=item_id, pcm=pcm):
+                if self.audio is not None:
+                    self.audio.playback.feed(item_id, pcm)
+            case fx.AudioFinished(item_id=item_id):
+                if self.audio is not None:
+                    self.audio.playback.finish(item_id)
+                elif self.driver is not None:
+                    self.driver.playback_finished(item_id)
+            case fx.StopPlayback(item_id=item_id):
+                if self.audio is not None and not self.audio.playback.is_drained(item_id):
+                    self.audio.playback.stop()
+            case fx.TranscriptChanged(entry=entry):
+                if entry.interrupted:
+                    self.transcript_truncated.emit(entry.item_id, entry.heard_text, entry.unheard_text)
+                else:
+                    self.transcript_updated.emit(entry.item_id, entry.role, entry.text, entry.done)
+            case fx.UsageChanged(totals=totals, cost_usd=cost):
+                self.cost_changed.emit(cost, _usage_text(totals))
+            case fx.ErrorRaised(error=err):
+                self._show_error(err)
+            case fx.FunctionCallRequested(call_id=call_id, name=name, arguments=arguments):
+                self.tool_call.emit(call_id, name, arguments, None)
+                self._call_ids.setdefault((name, arguments), []).append(call_id)
+            case fx.SessionConfigured():
+                pass
+            case _:
+                pass
+
+    def _on_state(self, state: str) -> None:
+        previous, self.turn_state = self.turn_state, state
+        if state in CONNECTION_STATES:
+            detail = {"connecting": "Connecting…", "reconnecting": "Connection lost: reconnecting…",
+                      "error": "Disconnected"}[state]
+            self.connection_changed.emit(CONNECTION_STATES[state], detail)
+        elif previous in CONNECTION_STATES or previous == "":
+            where = self.backend.notice if self.backend else "Connected"
+            label = "Offline engine" if self.backend and self.backend.kind == "offline" else "Connected"
+            self.connection_changed.emit("connected", label if len(where) > 60 else where)
+        self.turn_state_changed.emit(state)
+
+    def _show_error(self, err: Any) -> None:
+        from desktop.core import errors as e
+
+        message = str(err)
+        advice = {
+            e.AuthError: "Check the API key in Settings → Connection.",
+            e.NotFoundError: "Check the endpoint URL and model in Settings → Connection.",
+            e.InsecureUrlError: "Use a wss:// URL (plain ws:// only to this computer).",
+            e.RateLimitedError: "Wait a moment and try again, or check your plan's limits.",
+            e.ConnectFailedError: "Check the network connection; Parley retries on its own.",
+            e.ConnectionClosedError: "Parley reconnects on its own; if it keeps failing, check the network.",
+        }.get(type(err), "Parley keeps running; see the log for details.")
+        self.error.emit(message, advice)
+
+    async def _run_tool(self, name: str, arguments: str) -> str:
+        output: str = await self._registry().call(name, arguments)
+        waiting = self._call_ids.get((name, arguments)) or [""]
+        call_id = waiting.pop(0)
+        self.tool_call.emit(call_id, name, arguments, output)
+        return output
+
+    # ------------------------------------------------------------------------------------------ the clock
+
+    def _played_samples(self, item_id: str) -> int:
+        if self.audio is None:
+            return 1 << 62  # no speaker: everything counts as played at once
+        return int(self.audio.playback.played_samples(item_id))
+
+    def _silence(self, item_id: str) -> int:
+        """Called by the session inside its interrupt: silence now, then report the final heard position."""
+        trigger, self._pending_trigger = self._pending_trigger or "server_vad", None
+        started = time.monotonic()
+        played: int | None = None
+        if self.audio is not None:
+            result = self.audio.playback.stop()
+            played = result.played_samples if result.item_id == item_id else self._played_samples(item_id)
+        record = InterruptRecord(trigger, started, item_id, played)
+        self.interrupts.append(record)
+        self.interrupted.emit(record)
+        log.info("interrupted by %s: item %s heard %s samples", trigger, item_id, played)
+        return played if played is not None else self._played_samples(item_id)
+
+    # ------------------------------------------------------------------------------------------ user actions
+
+    @property
+    def hands_free(self) -> bool:
+        return self._mode != "push_to_talk"
+
+    def turn_mode(self) -> str:
+        return self._mode
+
+    def barge_in(self, trigger: str) -> None:
+        """Local triggers (local voice detection, the talk key while hands-free): stop the reply now."""
+        if self.driver is None:
+            return
+        self._pending_trigger = trigger
+        self.driver.interrupt()
+        self._pending_trigger = None
+
+    def press_talk(self) -> None:
+        self._talk_held = True
+        if self.driver is None:
+            return
+        self._pending_trigger = "talk"
+        self.driver.press()
+        self._pending_trigger = None
+        if not self.hands_free and self.audio is not None:
+            for chunk in self.audio.capture.preroll():
+                if chunk.index < self._pump_position:  # already pumped while the turn was closed
+                    self.driver.audio(chunk.data, preroll=True)
+
+    def release_talk(self) -> None:
+        self._talk_held = False
+        if self.driver is not None:
+            self.driver.release()
+
+    def stop_reply(self) -> None:
+        if self.driver is None:
+            return
+        self._pending_trigger = "stop"
+        self.driver.stop()
+        self._pending_trigger = None
+
+    def send_text(self, text: str) -> None:
+        if self.driver is None:
+            self.error.emit("Not connected.", "Check the connection status at the top of the window.")
+            return
+        self._pending_trigger = "talk"
+        self.driver.send_text(text)
+        self._pending_trigger = None
+
+    def set_turn_mode(self, mode: str) -> None:
+        """Takes effect live: the session sends a session.update; local detection starts or stops."""
+        if mode == self._mode:
+            return
+        self._mode = mode
+        self.settings.set("turn_mode", mode)
+        if self.driver is not None:
+            self.driver.set_config(self._session_config())
+        self._prepare_vad()
+        self.mode_changed.emit(mode)
+
+
+def _device(value: Any) -> str | int | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    return int(text) if text.isdigit() else text
+
+
+def _usage_text(totals: Any) -> str:
+    u = totals.usage
+    return (f"Session cost at list prices over {totals.responses} replies. Tokens in: {u.input_audio} audio, "
+            f"{u.input_text} text ({u.cached_audio + u.cached_text} cached); out: {u.output_audio} audio, "
+            f"{u.output_text} text.")

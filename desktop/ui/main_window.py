@@ -1,12 +1,49 @@
-"""The main window."""
+"""The main window: a thin view over the controller's signals. It owns no protocol or audio logic; it forwards what
+the user does (hold Talk, Stop, switch mode, type) and draws what the controller reports."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.app.controller import Controller
+from desktop.ui.global_hotkey import GlobalHotkey
+from desktop.ui.hold_key import HoldKey, should_handle
+from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.transcript_view import TranscriptView
+from desktop.ui.waveform import WaveformView
+
+MODES = (("push_to_talk", "Push-to-talk"), ("server_vad", "Hands-free"), ("semantic_vad", "Hands-free (semantic)"))
+STYLE = """
+QMainWindow { background: #161a22; }
+QLabel { color: #d8dee9; }
+QLabel#connection { font-weight: 600; }
+QFrame#banner { background: #5c2b2b; border-radius: 6px; }
+QFrame#banner QLabel { color: #ffe0e0; }
+QPushButton { background: #2a3040; color: #e6e9ef; border: 1px solid #3a4256; border-radius: 6px; padding: 6px 12px; }
+QPushButton:disabled { color: #6b7385; }
+QPushButton#talk { background: #2e7d5b; font-size: 16px; font-weight: 600; padding: 14px 28px; border: none; }
+QPushButton#talk:pressed, QPushButton#talk[talking="true"] { background: #43a97a; }
+QPushButton#talk:disabled { background: #2a3040; }
+QPushButton#stop { background: #8a3b3b; border: none; }
+QPushButton#stop:disabled { background: #2a3040; }
+QLineEdit, QComboBox { background: #1f2430; color: #e6e9ef; border: 1px solid #3a4256; border-radius: 6px;
+    padding: 5px; }
+"""
 
 
 class MainWindow(QMainWindow):
@@ -16,14 +53,229 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.controller = controller
         self.setWindowTitle("Parley")
-        self.resize(720, 560)
+        self.resize(760, 600)
+        self.setStyleSheet(STYLE)
         central = QWidget(self)
         layout = QVBoxLayout(central)
-        self.status_label = QLabel("Starting…", central)
-        layout.addWidget(self.status_label)
+
+        status = QHBoxLayout()
+        self.connection_label = QLabel("● Starting…", central)
+        self.connection_label.setObjectName("connection")
+        self.turn_label = QLabel("", central)
+        self.turn_label.setObjectName("turn")
+        self.cost_label = QLabel("$0.000", central)
+        self.cost_label.setObjectName("cost")
+        self.cost_label.setToolTip("Session cost so far, from the usage the server reports (list prices).")
+        self.settings_button = QPushButton("Settings", central)
+        status.addWidget(self.connection_label)
+        status.addStretch(1)
+        status.addWidget(self.turn_label)
+        status.addSpacing(16)
+        status.addWidget(self.cost_label)
+        status.addWidget(self.settings_button)
+        layout.addLayout(status)
+
+        self.banner = QFrame(central)
+        self.banner.setObjectName("banner")
+        banner_row = QHBoxLayout(self.banner)
+        self.banner_text = QLabel(self.banner)
+        self.banner_text.setWordWrap(True)
+        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        dismiss = QPushButton("Dismiss", self.banner)
+        dismiss.clicked.connect(self.banner.hide)
+        banner_row.addWidget(self.banner_text, 1)
+        banner_row.addWidget(dismiss)
+        self.banner.hide()
+        layout.addWidget(self.banner)
+
+        self.transcript = TranscriptView(central)
+        layout.addWidget(self.transcript, 1)
+        self.waveform = WaveformView(central)
+        self.waveform.setMinimumHeight(110)
+        layout.addWidget(self.waveform)
+
+        self.text_input = QLineEdit(central)
+        self.text_input.setPlaceholderText("Type a message and press Enter (or hold Space outside this field to talk)")
+        self.text_input.returnPressed.connect(self._send_text)
+        layout.addWidget(self.text_input)
+
+        controls = QHBoxLayout()
+        self.mode_box = QComboBox(central)
+        for value, label in MODES:
+            self.mode_box.addItem(label, value)
+        self.mode_box.setToolTip("Push-to-talk: hold Talk (or the hotkey). Hands-free: just speak.")
+        self.talk_button = QPushButton("Hold to talk", central)
+        self.talk_button.setObjectName("talk")
+        self.talk_button.setMinimumHeight(56)
+        self.stop_button = QPushButton("Stop", central)
+        self.stop_button.setObjectName("stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.setToolTip("Stop the reply now; the model is told how much you heard.")
+        controls.addWidget(self.mode_box)
+        controls.addWidget(self.talk_button, 1)
+        controls.addWidget(self.stop_button)
+        layout.addLayout(controls)
         self.setCentralWidget(central)
-        controller.status_changed.connect(self.status_label.setText)
+
+        self.hold_key = HoldKey(controller.settings.get("hotkey"), self)
+        self.hold_key.pressed.connect(controller.press_talk)
+        self.hold_key.released.connect(controller.release_talk)
+        self.talk_button.pressed.connect(self._talk_pressed)
+        self.talk_button.released.connect(self._talk_released)
+        self.stop_button.clicked.connect(controller.stop_reply)
+        self.settings_button.clicked.connect(self.open_settings)
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        self.settings_dialog: SettingsDialog | None = None
+        self.global_hotkey: GlobalHotkey | None = None
+        self._wire(controller)
+        self._select_mode(controller.turn_mode())
+        self._apply_hotkeys()
+        QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
+
+    def _wire(self, c: Controller) -> None:
+        c.connection_changed.connect(self.show_connection)
+        c.turn_state_changed.connect(self.show_turn_state)
+        c.transcript_updated.connect(self.transcript.add_or_update)
+        c.transcript_truncated.connect(self.transcript.mark_truncated)
+        c.tool_call.connect(self.transcript.add_tool_call)
+        c.notice.connect(self.transcript.add_notice)
+        c.cost_changed.connect(self.show_cost)
+        c.error.connect(self.show_error)
+        c.mic_samples.connect(self.waveform.push_mic)
+        c.assistant_samples.connect(self.waveform.push_assistant)
+        c.talk_availability.connect(self.set_talk_available)
+        c.mode_changed.connect(self._select_mode)
+
+    # --- controller -> view
+
+    def show_connection(self, state: str, detail: str) -> None:
+        colours = {"connected": "#66bb6a", "connecting": "#ffca28", "reconnecting": "#ffca28", "error": "#ef5350",
+                   "offline": "#90a4ae"}
+        colour = colours.get(state, "#90a4ae")
+        self.connection_label.setText(f"<span style='color:{colour}'>●</span> {detail or state.capitalize()}")
+
+    def show_turn_state(self, state: str) -> None:
+        labels = {"idle": "Ready", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking",
+                  "connecting": "", "reconnecting": "", "error": ""}
+        self.turn_label.setText(labels.get(state, state))
+        self.stop_button.setEnabled(state in ("thinking", "speaking"))
+        self.talk_button.setProperty("talking", state == "listening")
+        self.talk_button.style().unpolish(self.talk_button)
+        self.talk_button.style().polish(self.talk_button)
+
+    def show_cost(self, dollars: float, detail: str) -> None:
+        self.cost_label.setText(f"${dollars:.3f}")
+        self.cost_label.setToolTip(detail)
+
+    def show_error(self, message: str, advice: str) -> None:
+        self.banner_text.setText(f"<b>{_escape(message)}</b><br>{_escape(advice)}" if advice else _escape(message))
+        self.banner.show()
+
+    def set_talk_available(self, available: bool, reason: str) -> None:
+        self.talk_button.setEnabled(available)
+        self.talk_button.setToolTip("" if available else reason)
+
+    # --- settings
+
+    def open_settings(self) -> SettingsDialog:
+        """Opens the dialog without a nested event loop (exec() would stall the qasync loop's sockets)."""
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            return self.settings_dialog
+        c = self.controller
+        dialog = SettingsDialog(c.settings, c.keys, list_devices=_device_names, rescan=c.rescan_audio,
+                                global_status=GlobalHotkey.availability, parent=self)
+        dialog.accepted.connect(self._settings_saved)
+        dialog.finished.connect(self._settings_closed)
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _settings_saved(self) -> None:
+        self._apply_hotkeys()
+        self.controller.spawn(self.controller.apply_settings())
+
+    def _settings_closed(self) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.deleteLater()
+        self.settings_dialog = None
+
+    def _apply_hotkeys(self) -> None:
+        settings = self.controller.settings
+        self.hold_key.set_key(settings.get("hotkey"))
+        if self.global_hotkey is not None:
+            self.global_hotkey.stop()
+        if not settings.get("global_hotkey_enabled"):
+            return
+        if self.global_hotkey is None:
+            self.global_hotkey = GlobalHotkey(self)
+            self.global_hotkey.pressed.connect(self.controller.press_talk)
+            self.global_hotkey.released.connect(self.controller.release_talk)
+            self.global_hotkey.failed.connect(lambda reason: self.show_error("Global hotkey stopped", reason))
+        try:
+            self.global_hotkey.start(settings.get("global_hotkey"))
+        except (RuntimeError, ValueError) as exc:
+            self.show_error("Global hotkey unavailable", str(exc))
+
+    # --- view -> controller
+
+    def _talk_pressed(self) -> None:
+        self.controller.press_talk()
+
+    def _talk_released(self) -> None:
+        self.controller.release_talk()
+
+    def _send_text(self) -> None:
+        text = self.text_input.text().strip()
+        if text:
+            self.controller.send_text(text)
+            self.text_input.clear()
+
+    def _mode_changed(self, index: int) -> None:
+        self.controller.set_turn_mode(self.mode_box.itemData(index))
+
+    def _select_mode(self, mode: str) -> None:
+        index = self.mode_box.findData(mode)
+        if index >= 0 and index != self.mode_box.currentIndex():
+            self.mode_box.blockSignals(True)
+            self.mode_box.setCurrentIndex(index)
+            self.mode_box.blockSignals(False)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """A key released while another window had focus never reaches us: end the turn when focus leaves."""
+        if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
+            self.hold_key.release_now()
+        super().changeEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Sees key events before the focused widget, so Space talks from anywhere in the window except a text
+        field (where Space types a space)."""
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
+            assert isinstance(event, QKeyEvent)
+            if should_handle(QApplication.focusWidget()):
+                if event.type() == QEvent.Type.KeyPress:
+                    return self.hold_key.key_press(event)
+                return self.hold_key.key_release(event)
+        return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        if self.global_hotkey is not None:
+            self.global_hotkey.stop()
         self.closed.emit()
         super().closeEvent(event)
+
+
+def _escape(text: Any) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _device_names(kind: str) -> list[str]:
+    try:
+        from desktop.audio.devices import list_devices
+
+        return [info.name for info in list_devices(kind)]  # type: ignore[arg-type]
+    except Exception:  # no PortAudio or no audio server: the dialog offers the system default only
+        return []

@@ -1,0 +1,196 @@
+"""The main window driving the real app stack: keys and buttons in an offscreen window, the controller, the
+session core, PulseAudio virtual devices and the loopback Realtime server, which checks every event against
+the official models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop.app.controller import Controller
+from desktop.ui.main_window import MainWindow
+from tests.support.app_harness import TEST_KEY, Recorder, make_controller, next_emission, settings_in, until
+from tests.support.pulse import PulseServer
+from tests.support.realtime_server import RealtimeTestServer, spoken_tone
+from tests.support.sounds import speech_wav
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class App:
+    controller: Controller
+    window: MainWindow
+    recorder: Recorder
+    server: RealtimeTestServer
+    pulse: PulseServer
+
+
+@pytest.fixture
+def app(qloop: asyncio.Runner, qtbot: QtBot, pulse: PulseServer, realtime_server: RealtimeTestServer,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    controller = make_controller(realtime_server.url, settings_in(tmp_path))
+    recorder = Recorder().attach(controller)
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+
+    async def start() -> None:
+        await controller.start()
+        await controller.wait_ready()
+        await until(lambda: controller.turn_state == "idle", what="session ready")
+
+    qloop.run(start())
+    window.talk_button.setFocus()
+    yield App(controller, window, recorder, realtime_server, pulse)
+    qloop.run(controller.aclose())  # the window itself is closed by qtbot
+    assert realtime_server.violations == []
+
+
+def key(window: MainWindow, kind: QEvent.Type, autorepeat: bool = False) -> None:
+    QApplication.sendEvent(window.talk_button, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier,
+                                                         " ", autorepeat))
+
+
+def types_after(server: RealtimeTestServer, first: str) -> list[str]:
+    kinds = server.received_types()
+    return kinds[kinds.index(first):] if first in kinds else []
+
+
+def test_holding_space_sends_clear_appends_commit_and_response(app: App, qloop: asyncio.Runner) -> None:
+    app.pulse.play_into_mic(speech_wav("What time is it in Lisbon right now?"))
+
+    async def scenario() -> None:
+        key(app.window, QEvent.Type.KeyPress)
+        for _ in range(5):  # a held key auto-repeats: those presses must not open new turns
+            key(app.window, QEvent.Type.KeyPress, autorepeat=True)
+            key(app.window, QEvent.Type.KeyRelease, autorepeat=True)
+        await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 30,
+                    what="0.6 s of microphone audio sent")
+        assert app.window.waveform.is_animating()
+        key(app.window, QEvent.Type.KeyRelease)
+        await app.server.async_wait_for("response.create")
+        await until(lambda: app.controller.turn_state == "idle", within=20, what="reply played to the end")
+
+    qloop.run(scenario())
+    turn = types_after(app.server, "input_audio_buffer.clear")
+    assert turn.count("input_audio_buffer.clear") == 1
+    assert turn[1:-2] == ["input_audio_buffer.append"] * (len(turn) - 3)
+    assert turn[-2:] == ["input_audio_buffer.commit", "response.create"]
+    assert "speaking" in app.recorder.turn_states
+    mins, maxs = app.window.waveform.lane_columns("mic")
+    assert len(maxs) > 0 and float(maxs.max()) > 0.1  # the spoken words reached the mic lane (full scale 1)
+    assert len(app.window.waveform.lane_columns("assistant")[1]) > 0
+
+
+def test_a_short_tap_sends_no_turn(app: App, qloop: asyncio.Runner) -> None:
+    async def scenario() -> None:
+        key(app.window, QEvent.Type.KeyPress)
+        key(app.window, QEvent.Type.KeyRelease)
+        await until(lambda: app.server.received_types().count("input_audio_buffer.clear") >= 2,
+                    what="the tap's buffer cleared again")
+
+    qloop.run(scenario())
+    kinds = app.server.received_types()
+    assert "input_audio_buffer.commit" not in kinds and "response.create" not in kinds
+    assert app.controller.turn_state == "idle"
+
+
+def test_space_in_the_text_field_types_instead_of_talking(app: App, qloop: asyncio.Runner, qtbot: QtBot) -> None:
+    app.window.text_input.setFocus()
+    QTest.keyClicks(app.window.text_input, "hi there")
+    assert app.window.text_input.text() == "hi there"
+    QTest.keyClick(app.window.text_input, Qt.Key.Key_Return)
+
+    async def scenario() -> None:
+        event = await app.server.async_wait_for("conversation.item.create")
+        assert event["item"]["content"][0]["text"] == "hi there"
+        await app.server.async_wait_for("response.create")
+
+    qloop.run(scenario())
+    assert "input_audio_buffer.clear" not in app.server.received_types()
+
+
+def test_stop_during_a_reply_truncates_cancels_and_marks_the_unheard_text(app: App, qloop: asyncio.Runner,
+                                                                         qtbot: QtBot) -> None:
+    app.server.script_response(audio=spoken_tone(6.0), speed=1.0, chunk_ms=100)
+    app.controller.send_text("Tell me a long story.")
+
+    async def scenario() -> None:
+        await until(lambda: app.controller.turn_state == "speaking", what="reply playing")
+        await until(lambda: app.window.stop_button.isEnabled(), what="Stop enabled")
+        await asyncio.wait_for(next_emission(app.controller.assistant_samples), 5)
+        await until(lambda: len(app.window.waveform.lane_columns("assistant")[1]) > 60, what="0.6 s heard")
+        qtbot.mouseClick(app.window.stop_button, Qt.MouseButton.LeftButton)
+        truncate = await app.server.async_wait_for("conversation.item.truncate")
+        cancel = await app.server.async_wait_for("response.cancel")
+        record = app.controller.interrupts[-1]
+        assert record.trigger == "stop"
+        assert truncate["item_id"] == record.item_id and truncate["content_index"] == 0
+        assert truncate["audio_end_ms"] == record.played_samples * 1000 // 24000
+        assert 500 <= truncate["audio_end_ms"] < 6000
+        assert cancel["type"] == "response.cancel"
+        await app.server.async_wait_sent("conversation.item.truncated")
+
+    qloop.run(scenario())
+    assert not app.window.stop_button.isEnabled()
+    item_id, heard, unheard = app.recorder.truncated[-1]
+    assert heard and unheard and app.window.transcript.has_item(item_id)
+    assert app.server.received_types().count("conversation.item.truncate") == 1
+
+
+def test_mode_switch_updates_the_session_live(app: App, qloop: asyncio.Runner) -> None:
+    box = app.window.mode_box
+    box.setCurrentIndex(box.findData("server_vad"))
+
+    async def scenario() -> dict[str, object]:
+        return await app.server.async_wait_for("session.update")
+
+    # The first session.update went out at connect; take the next one.
+    qloop.run(scenario())
+    update = qloop.run(scenario())
+    detection = update["session"]["audio"]["input"]["turn_detection"]  # type: ignore[index]
+    assert detection["type"] == "server_vad"
+    assert app.controller.settings.get("turn_mode") == "server_vad"
+
+
+def test_waveform_timer_stops_when_audio_stops(app: App, qloop: asyncio.Runner) -> None:
+    async def scenario() -> None:
+        key(app.window, QEvent.Type.KeyPress)
+        await asyncio.wait_for(next_emission(app.controller.mic_samples), 5)
+        assert app.window.waveform.is_animating()
+        app.controller.stop_reply()  # drop the held turn without waiting for the key
+        key(app.window, QEvent.Type.KeyRelease)
+        await until(lambda: not app.window.waveform.is_animating(), within=3, what="waveform idle")
+
+    qloop.run(scenario())
+
+
+def test_missing_key_for_openai_shows_the_way_to_settings(qloop: asyncio.Runner, qtbot: QtBot, tmp_path: Path,
+                                                          secret_service: object) -> None:
+    controller = make_controller(None, settings_in(tmp_path, backend="openai"), audio=False)
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario() -> None:
+        await controller.start()
+        await controller.wait_ready()
+
+    qloop.run(scenario())
+    assert window.banner.isVisible()
+    assert "Settings" in window.banner_text.text()
+    assert not window.talk_button.isEnabled()
+    qloop.run(controller.aclose())
