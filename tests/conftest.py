@@ -22,7 +22,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("PARLEY_REALTIME_URL", None)
 
-pytest_plugins = ["tests.support.secret_service", "tests.support.pulse", "tests.support.realtime_server"]
+pytest_plugins = ["tests.support.secret_service", "tests.support.pulse", "tests.support.realtime_server",
+                  "tests.support.xvfb"]
 
 
 @pytest.fixture

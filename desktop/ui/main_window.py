@@ -41,6 +41,14 @@ QPushButton#talk:pressed, QPushButton#talk[talking="true"] { background: #43a97a
 QPushButton#talk:disabled { background: #2a3040; }
 QPushButton#stop { background: #8a3b3b; border: none; }
 QPushButton#stop:disabled { background: #2a3040; }
+QDialog { background: #161a22; }
+QTabWidget::pane { background: #1b202b; border: 1px solid #3a4256; border-radius: 4px; }
+QTabWidget > QStackedWidget > QWidget { background: #1b202b; }
+QTabBar::tab { background: #1f2430; color: #b8c0d0; padding: 6px 14px; border: 1px solid #3a4256; }
+QTabBar::tab:selected { background: #2a3040; color: #ffffff; }
+QCheckBox { color: #d8dee9; }
+QSpinBox, QDoubleSpinBox, QPlainTextEdit { background: #1f2430; color: #e6e9ef; border: 1px solid #3a4256;
+    border-radius: 6px; padding: 4px; }
 QLineEdit, QComboBox { background: #1f2430; color: #e6e9ef; border: 1px solid #3a4256; border-radius: 6px;
     padding: 5px; }
 """

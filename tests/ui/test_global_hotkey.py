@@ -18,30 +18,6 @@ needs_x = pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdoto
                              reason="Xvfb and xdotool are needed (apt: xvfb xdotool)")
 
 
-@pytest.fixture
-def x_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A private Xvfb; it picks a free display number itself and writes it to a pipe (-displayfd)."""
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24",
-                               "-nolisten", "tcp"], pass_fds=(write_end,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end) as pipe:
-            number = pipe.readline().strip()  # blocks until the server is ready to accept clients
-        assert number.isdigit(), "Xvfb did not report a display"
-        display = f":{number}"
-        monkeypatch.setenv("DISPLAY", display)
-        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-        monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
-        yield display
-    finally:
-        server.terminate()
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def xdotool(display: str, *args: str) -> None:
