@@ -212,27 +212,47 @@ class Controller(QObject):
         tap = self.audio.capture.open_tap(preroll=False)
         try:
             async for chunk in tap:
-                self._pump_position = chunk.index + len(chunk.pcm)
                 live = self._talk_held or self.hands_free
                 if live:
                     self.mic_samples.emit(chunk.pcm)
-                if self.driver is not None:
-                    self.driver.audio(chunk.data)
                 if self.hands_free and self._vad is not None:
-                    await self._detect(chunk)
+                    barged_in = await self._detect(chunk)
+                    if barged_in:
+                        self._send_preroll(before=chunk.index)
+                self._pump_position = chunk.index + len(chunk.pcm)
+                if self.driver is not None:
+                    self.driver.audio(bytes(len(chunk.data)) if self._echo_gated() else chunk.data)
         finally:
             tap.close()
 
-    async def _detect(self, chunk: Any) -> None:
-        """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares."""
+    def _echo_gated(self) -> bool:
+        """While the assistant speaks through loudspeakers in hands-free mode, the server hears silence: its
+        own voice detection would take the echo for the user and cancel the reply. The local guard decides
+        when the user really speaks, and from then on the server hears the microphone again."""
+        return (self.hands_free and self._guard is not None and self._guard.config.enabled
+                and self.turn_state == "speaking")
+
+    def _send_preroll(self, before: int) -> None:
+        """After a local barge-in, the server gets the real audio of the last few hundred ms (it heard silence
+        then), so the first words of the interruption are not lost."""
+        if self.driver is None or self.audio is None:
+            return
+        for chunk in self.audio.capture.preroll():
+            if chunk.index < before:
+                self.driver.audio(chunk.data, preroll=True)
+
+    async def _detect(self, chunk: Any) -> bool:
+        """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares.
+        True when this chunk made the user interrupt the assistant."""
         loop = asyncio.get_running_loop()
         frames = await loop.run_in_executor(self._vad_pool, self._vad.feed, chunk.pcm)
         if not frames or self.turn_state not in ("speaking", "thinking"):
-            return
+            return False
         mic_rms = max(f.rms for f in frames)
         speech = any(f.speech for f in frames)
         if self._guard.is_user(chunk.adc_time, mic_rms, speech):
-            self.barge_in("local_vad")
+            return self.barge_in("local_vad")
+        return False
 
     # ------------------------------------------------------------------------------------------ connection
 
@@ -440,13 +460,16 @@ class Controller(QObject):
     def turn_mode(self) -> str:
         return self._mode
 
-    def barge_in(self, trigger: str) -> None:
-        """Local triggers (local voice detection, the talk key while hands-free): stop the reply now."""
+    def barge_in(self, trigger: str) -> bool:
+        """Local triggers (local voice detection, the talk key while hands-free): stop the reply now.
+        True when something was interrupted."""
         if self.driver is None:
-            return
+            return False
         self._pending_trigger = trigger
-        self.driver.interrupt()
-        self._pending_trigger = None
+        try:
+            return bool(self.driver.interrupt())
+        finally:
+            self._pending_trigger = None
 
     def press_talk(self) -> None:
         self._talk_held = True

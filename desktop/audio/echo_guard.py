@@ -19,6 +19,11 @@ from dataclasses import dataclass
 class EchoGuardConfig:
     enabled: bool = True
     window_s: float = 0.35  # acoustic + buffering delay tolerance between DAC and ADC time
+    # How far a playback block's reported DAC time may lie *after* the moment its echo is captured. Through
+    # ALSA's PulseAudio plugin the output and input timestamps disagree by about half a second (measured
+    # 0.47 s on the test machine): without this lead the first half second of every reply looked like the
+    # user talking over it.
+    lead_s: float = 0.6
     margin: float = 2.5  # user speech must be this many times louder than the explained echo (~8 dB)
     prior_gain: float = 0.5  # assumed echo gain during warm-up (-6 dB: pessimistic for laptop speakers)
     warmup_s: float = 0.4  # playback needed before the learned gain is trusted
@@ -39,14 +44,15 @@ class EchoGuard:
     def note_playback(self, dac_time: float, rms: float) -> None:
         """Records a played block; cheap (append + trim), called for every output block's level."""
         self._playback.append((dac_time, rms))
-        horizon = dac_time - 4 * self.config.window_s
+        horizon = dac_time - 4 * self.config.window_s - self.config.lead_s
         while self._playback and self._playback[0][0] < horizon:
             self._playback.popleft()
 
     def explained_echo(self, adc_time: float) -> float:
         """The mic level that playback alone would produce at adc_time (0 when nothing was playing)."""
         start = adc_time - self.config.window_s
-        loudest = max((rms for t, rms in self._playback if start <= t <= adc_time + 0.02), default=0.0)
+        end = adc_time + self.config.lead_s
+        loudest = max((rms for t, rms in self._playback if start <= t <= end), default=0.0)
         return 0.0 if loudest < self.config.playback_floor else loudest * self._gain
 
     def is_user(self, adc_time: float, mic_rms: float, speech: bool) -> bool:

@@ -151,9 +151,11 @@ class RealtimeDriver:
         self.session.audio(pcm, preroll=preroll)
         self._flush()
 
-    def interrupt(self, played_samples: int | None = None) -> None:
-        self.session.interrupt(played_samples)
+    def interrupt(self, played_samples: int | None = None) -> bool:
+        """True when there was something to interrupt."""
+        interrupted = self.session.interrupt(played_samples)
         self._flush()
+        return interrupted
 
     def stop(self) -> None:
         self.session.stop()

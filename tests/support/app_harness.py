@@ -75,3 +75,32 @@ class Recorder:
 def make_controller(url: str | None, settings: SettingsStore, *, audio: bool = True,
                     hands_free: bool = False) -> Controller:
     return Controller(Options(url=url, hands_free=hands_free), settings, KeyStore(), audio=audio)
+
+
+@dataclass
+class App:
+    controller: Controller
+    window: Any  # desktop.ui.main_window.MainWindow
+    recorder: Recorder
+
+
+async def start_app(url: str, folder: Path, *, hands_free: bool = False, **settings: Any) -> App:
+    """A connected controller and its shown window, ready to talk (turn state idle)."""
+    from desktop.ui.main_window import MainWindow
+
+    controller = make_controller(url, settings_in(folder, **settings), hands_free=hands_free)
+    recorder = Recorder().attach(controller)
+    window = MainWindow(controller)
+    window.show()
+    window.activateWindow()
+    await controller.start()
+    await controller.wait_ready()
+    await until(lambda: controller.turn_state == "idle", what="session ready")
+    window.talk_button.setFocus()
+    return App(controller, window, recorder)
+
+
+async def stop_app(app: App) -> None:
+    await app.controller.aclose()
+    app.window.close()
+    app.window.deleteLater()

@@ -18,7 +18,15 @@ from pytestqt.qtbot import QtBot
 
 from desktop.app.controller import Controller
 from desktop.ui.main_window import MainWindow
-from tests.support.app_harness import TEST_KEY, Recorder, make_controller, next_emission, settings_in, until
+from tests.support.app_harness import (
+    TEST_KEY,
+    Recorder,
+    make_controller,
+    next_emission,
+    settings_in,
+    start_app,
+    until,
+)
 from tests.support.pulse import PulseServer
 from tests.support.realtime_server import RealtimeTestServer, spoken_tone
 from tests.support.sounds import speech_wav
@@ -39,23 +47,11 @@ class App:
 def app(qloop: asyncio.Runner, qtbot: QtBot, pulse: PulseServer, realtime_server: RealtimeTestServer,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    controller = make_controller(realtime_server.url, settings_in(tmp_path))
-    recorder = Recorder().attach(controller)
-    window = MainWindow(controller)
-    qtbot.addWidget(window)
-    window.show()
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
-
-    async def start() -> None:
-        await controller.start()
-        await controller.wait_ready()
-        await until(lambda: controller.turn_state == "idle", what="session ready")
-
-    qloop.run(start())
-    window.talk_button.setFocus()
-    yield App(controller, window, recorder, realtime_server, pulse)
-    qloop.run(controller.aclose())  # the window itself is closed by qtbot
+    parts = qloop.run(start_app(realtime_server.url, tmp_path))
+    qtbot.addWidget(parts.window)
+    qtbot.waitUntil(parts.window.isActiveWindow, timeout=5000)
+    yield App(parts.controller, parts.window, parts.recorder, realtime_server, pulse)
+    qloop.run(parts.controller.aclose())  # the window itself is closed by qtbot
     assert realtime_server.violations == []
 
 
@@ -90,7 +86,7 @@ def test_holding_space_sends_clear_appends_commit_and_response(app: App, qloop: 
     assert turn[1:-2] == ["input_audio_buffer.append"] * (len(turn) - 3)
     assert turn[-2:] == ["input_audio_buffer.commit", "response.create"]
     assert "speaking" in app.recorder.turn_states
-    mins, maxs = app.window.waveform.lane_columns("mic")
+    _mins, maxs = app.window.waveform.lane_columns("mic")
     assert len(maxs) > 0 and float(maxs.max()) > 0.1  # the spoken words reached the mic lane (full scale 1)
     assert len(app.window.waveform.lane_columns("assistant")[1]) > 0
 
