@@ -62,7 +62,14 @@ def list_devices() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["--engine"]:
+        # The offline engine runs as a child process of the app; a frozen bundle has no separate Python to
+        # start it with, so the app starts its own executable with --engine first.
+        from desktop.engine.__main__ import main as engine_main
+
+        return engine_main(raw[1:])
+    args = build_parser().parse_args(raw)
     if args.list_devices:
         return list_devices()
     options = Options(
