@@ -35,8 +35,11 @@ ASSISTANT_SPEECH = ("Here is a longer answer so that there is plenty of time to 
 
 
 @pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+def _key_and_quiet_room(monkeypatch: pytest.MonkeyPatch, pulse: PulseServer) -> Iterator[None]:
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    pulse.stop_sounds()
+    yield
+    pulse.stop_sounds()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ pytest.importorskip("faster_whisper", reason="the offline extra is not installed
 def test_hold_to_talk_gets_a_spoken_answer_offline(qloop: asyncio.Runner, pulse: PulseServer, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    pulse.stop_sounds()
     transcripts: dict[str, tuple[str, str]] = {}
 
     async def scenario() -> None:

@@ -268,6 +268,13 @@ class PulseServer:
         self._children.append(process)
         return Playing(process, path)
 
+    def stop_sounds(self) -> None:
+        """Ends every sound still playing (an earlier test's speech must not reach this test's microphone)."""
+        for child in self._children:
+            if child.poll() is None and "paplay" in str(child.args[0]):
+                child.terminate()
+                child.wait(5)
+
     def play_into_mic(self, sound: Path | np.ndarray, rate: int = 24000) -> Playing:
         return self.play_into("mic", sound, rate)
 

@@ -34,6 +34,8 @@ def _require(binary: str) -> str:
 def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretServiceEnv]:
     import keyring.core
 
+    from desktop.app.frozen import _redetect_keyring
+
     root = tmp_path_factory.mktemp("secret-service")
     data_home = root / "data"
     runtime = root / "run"
@@ -53,7 +55,7 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
             input="test-keyring-password-not-a-secret", capture_output=True, text=True, check=True, timeout=20,
             env={**os.environ, **env},
         )
-        keyring.core.init_backend()  # re-detect now that a Secret Service is on the bus
+        _redetect_keyring()  # re-detect now that a Secret Service is on the bus (the backend list is cached)
         yield SecretServiceEnv(env=env, data_home=data_home)
     finally:
         subprocess.run(["pkill", "-f", f"gnome-keyring-daemon.*{runtime}"], check=False)
