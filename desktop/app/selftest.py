@@ -29,11 +29,11 @@ def _check_audio() -> str:
 
     version = sounddevice.get_portaudio_version()[1]
     devices = sounddevice.query_devices()
-    count = len(devices)  # type: ignore[arg-type]
+    count = len(devices)
     detail = f"{version}, {count} device(s)"
     if count:
         default_in, default_out = sounddevice.default.device
-        names = [str(devices[i]["name"]) if i is not None and i >= 0 else "none"  # type: ignore[index]
+        names = [str(devices[i]["name"]) if i is not None and i >= 0 else "none"
                  for i in (default_in, default_out)]
         detail += f"; default input {names[0]!r}, output {names[1]!r}"
     if count == 0:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QSocketNotifier
 
 
 class SignalCloser(QObject):
-    def __init__(self, on_signal: Callable[[], None]) -> None:
+    def __init__(self, on_signal: Callable[[], object]) -> None:
         super().__init__()
         self._on_signal = on_signal
         self._reader, self._writer = socket.socketpair()

@@ -52,6 +52,6 @@ def test_process_exits_zero_without_warnings_when_asked_to_close() -> None:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Warning" not in err and "Traceback" not in err and "destroyed" not in err, err
