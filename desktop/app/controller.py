@@ -164,6 +164,7 @@ class Controller(QObject):
                                 "You can still type.")
             return
         self.audio = engine
+        log.info("audio: input %r, output %r", engine.capture.device_name, engine.playback.device_name)
         for notice in engine.notices:
             self.notice.emit(notice)
         self._guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
@@ -300,6 +301,7 @@ class Controller(QObject):
                             "Open Settings → Connection and paste your key; it is kept in the system keyring.")
             return
         self.notice.emit(backend.notice)
+        log.info("connecting to %s (%s backend)", url, backend.kind)
         connection = ConnectionConfig(api_key=backend.key, model=str(settings["model"]), url=url,
                                       auth_style=AuthStyle(backend.auth_style))
         self.driver = RealtimeDriver(
@@ -327,8 +329,10 @@ class Controller(QObject):
         try:
             self.engine = await start_engine()
         except EngineUnavailable as exc:
+            log.warning("offline engine unavailable: %s", exc)
             self._engine_problem(str(exc))
             return None
+        log.info("offline engine ready at %s", self.engine.url)
         return str(self.engine.url)
 
     def _engine_problem(self, message: str) -> None:
@@ -399,6 +403,7 @@ class Controller(QObject):
 
     def _on_state(self, state: str) -> None:
         previous, self.turn_state = self.turn_state, state
+        log.debug("turn state %s -> %s", previous, state)
         if state in CONNECTION_STATES:
             detail = {"connecting": "Connecting…", "reconnecting": "Connection lost: reconnecting…",
                       "error": "Disconnected"}[state]
