@@ -19,6 +19,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
+from desktop.app.collector import MainThreadCollector
 from desktop.app.logs import setup_logging
 from desktop.app.resources import resource_path
 from desktop.app.unix_signals import SignalCloser
@@ -59,6 +60,8 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
     window.show()
     log.info("window shown")
     closer = SignalCloser(window.close) if threading.current_thread() is threading.main_thread() else None
+    collector = MainThreadCollector()
+    collector.start()
     await controller.start()
     try:
         if self_test:
@@ -73,6 +76,7 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
         await controller.aclose()
         window.close()
         window.deleteLater()
+        collector.stop()
 
 
 def display_problem() -> str | None:
