@@ -12,14 +12,13 @@ import tempfile
 from pathlib import Path
 
 import qasync
-from PySide6.QtWidgets import QApplication
 
 from desktop.app.bootstrap import make_application
 from desktop.ui.main_window import MainWindow
 from tests.support.app_harness import make_controller, settings_in, until
 
 
-async def scene(app: QApplication, out: Path, url: str) -> None:
+async def scene(out: Path, url: str) -> None:
     controller = make_controller(url, settings_in(Path(tempfile.mkdtemp())))
     window = MainWindow(controller)
     window.resize(780, 620)
@@ -27,24 +26,20 @@ async def scene(app: QApplication, out: Path, url: str) -> None:
     await controller.start()
     await controller.wait_ready()
     await until(lambda: controller.turn_state == "idle", what="connected")
-    await until(lambda: window.isExposed() if hasattr(window, "isExposed") else True, what="exposed")
-    app.processEvents()
+    await until(lambda: window.windowHandle() is not None and window.windowHandle().isExposed(), what="mapped")
     window.grab().save(str(out / "main-idle.png"))
 
     controller.send_text("What time is it? And how long until my 3 o'clock meeting?")
     await until(lambda: controller.turn_state == "speaking", within=15, what="reply playing")
     await until(lambda: len(window.waveform.lane_columns("assistant")[1]) > 150, within=15, what="reply heard")
-    app.processEvents()
     window.grab().save(str(out / "main-conversation.png"))
     controller.stop_reply()
     await until(lambda: controller.turn_state == "idle", what="stopped")
     await until(lambda: not window.waveform.is_animating(), within=5, what="waveform idle")
-    app.processEvents()
     window.grab().save(str(out / "main-interrupted.png"))
 
     dialog = window.open_settings()
     await until(dialog.isVisible, what="dialog shown")
-    app.processEvents()
     dialog.grab().save(str(out / "settings.png"))
     dialog.reject()
     await controller.aclose()
@@ -56,7 +51,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = make_application()
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        runner.run(scene(app, out, url))
+        runner.run(scene(out, url))
     print("\n".join(str(p) for p in sorted(out.glob("*.png"))))
     return 0
 
