@@ -29,6 +29,7 @@ os.environ["OPENAI_API_KEY"] = "test-key-not-a-secret"
 import qasync  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from desktop.app.collector import MainThreadCollector  # noqa: E402
 from tests.support.app_harness import start_app, stop_app, until  # noqa: E402
 from tests.support.pulse import start_pulse  # noqa: E402
 from tests.support.realtime_server import RealtimeTestServer, spoken_tone  # noqa: E402
@@ -77,6 +78,8 @@ async def cpu_percent(seconds: float) -> tuple[float, dict[str, float]]:
 
 
 async def run(seconds: float) -> list[tuple[str, str, str]]:
+    collector = MainThreadCollector()  # as the app runs it (desktop/app/bootstrap.py)
+    collector.start()
     pulse = start_pulse()
     server = RealtimeTestServer().start()
     rows: list[tuple[str, str, str]] = []
@@ -117,6 +120,7 @@ async def run(seconds: float) -> list[tuple[str, str, str]]:
     finally:
         server.stop()
         pulse.stop()
+        collector.stop()
     return rows
 
 
