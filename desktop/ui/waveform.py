@@ -1,7 +1,7 @@
 """A two-lane live waveform: what the microphone hears ("You") and what the assistant says ("Parley").
 
 Samples are reduced to min/max columns as they arrive (numpy, once per chunk), so a frame only turns two
-small arrays into two polygons. Repaints run at up to 60 fps while audio flows and the timer stops itself
+small arrays into two polygons. Repaints run at up to 30 fps while audio flows and the timer stops itself
 shortly after the last chunk: an idle window costs no CPU.
 """
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 SAMPLE_RATE = 24_000
 WINDOW_SECONDS = 5.0
 COLUMN_SAMPLES = 240  # 10 ms per column: 500 columns for 5 s, about one per pixel at usual widths
-FRAME_MS = 16
+FRAME_MS = 33  # 30 fps: smooth for a scrolling envelope, half the painting cost of 60
 IDLE_STOP_SECONDS = 0.3
 FULL_SCALE = 32768.0
 
