@@ -46,3 +46,15 @@ def _collect_qt_garbage_here() -> Iterator[None]:
     (a segfault seen in the full run, in pytest-qt's event processing between tests)."""
     yield
     gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _no_stream_left_open() -> Iterator[None]:
+    """Every audio stream a test opens must be closed by its end: a running stream whose owner is gone keeps
+    calling into a closed event loop (or, collected, into freed memory)."""
+    from desktop.audio.devices import LIVE_STREAMS
+
+    before = set(LIVE_STREAMS)
+    yield
+    left = LIVE_STREAMS - before
+    assert not left, f"{len(left)} audio stream(s) left open"

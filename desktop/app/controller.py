@@ -126,12 +126,16 @@ class Controller(QObject):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.driver is not None:
-            await self.driver.close()
-        if self.audio is not None:
-            await self.audio.close()
-        if self.engine is not None:
-            await self.engine.stop()
+        steps = [("connection", self.driver.close if self.driver is not None else None),
+                 ("audio", self.audio.close if self.audio is not None else None),
+                 ("offline engine", self.engine.stop if self.engine is not None else None)]
+        for name, close in steps:  # each one even if another failed: streams and processes must not outlive us
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception:
+                log.exception("closing the %s failed", name)
         if self._vad_pool is not None:
             self._vad_pool.shutdown(wait=False, cancel_futures=True)
         self.status_changed.emit("stopped")
@@ -221,8 +225,8 @@ class Controller(QObject):
                     if barged_in:
                         self._send_preroll(before=chunk.index)
                 self._pump_position = chunk.index + len(chunk.pcm)
-                if self.driver is not None:
-                    self.driver.audio(bytes(len(chunk.data)) if self._echo_gated() else chunk.data)
+                if self.driver is not None and live:  # a closed turn would drop it anyway: skip the copy
+                    self.driver.audio(bytes(len(chunk.pcm) * 2) if self._echo_gated() else chunk.data)
         finally:
             tap.close()
 
@@ -245,8 +249,7 @@ class Controller(QObject):
     async def _detect(self, chunk: Any) -> bool:
         """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares.
         True when this chunk made the user interrupt the assistant."""
-        loop = asyncio.get_running_loop()
-        frames = await loop.run_in_executor(self._vad_pool, self._vad.feed, chunk.pcm)
+        frames = await asyncio.get_event_loop().run_in_executor(self._vad_pool, self._vad.feed, chunk.pcm)
         if not frames or self.turn_state not in ("speaking", "thinking"):
             return False
         mic_rms = max(f.rms for f in frames)

@@ -26,7 +26,7 @@ import numpy as np
 import sounddevice
 import soxr
 
-from desktop.audio.devices import MODEL_RATE, choose_device, close_quietly, stream_rate, unavailable_message
+from desktop.audio.devices import MODEL_RATE, choose_device, close_quietly, keep_alive, stream_rate, unavailable_message
 from desktop.audio.errors import AudioUnavailable
 from desktop.audio.levels import Level, measure
 from desktop.audio.ring import BlockRing, RingBlock
@@ -243,6 +243,7 @@ class Capture:
             stream.start()
         except sounddevice.PortAudioError as exc:
             raise AudioUnavailable(unavailable_message(exc, "input")) from exc
+        keep_alive(stream)
         self._stream = stream
         self._closing = False
         self.device_name = choice.name
@@ -346,10 +347,11 @@ class Capture:
             tap._put(chunk)
         for listener in list(self._chunk_listeners):
             listener(chunk)
-        level = measure(pcm, chunk.adc_time, chunk.monotonic, self.config.level_bins)
-        self.last_level = level
-        for level_listener in list(self._level_listeners):
-            level_listener(level)
+        if self._level_listeners:  # levels cost numpy work 50 times a second: only when someone listens
+            level = measure(pcm, chunk.adc_time, chunk.monotonic, self.config.level_bins)
+            self.last_level = level
+            for level_listener in list(self._level_listeners):
+                level_listener(level)
 
     def _remember(self, chunk: AudioChunk) -> None:
         limit = round(self.config.preroll_ms * MODEL_RATE / 1000)

@@ -151,9 +151,21 @@ def unavailable_message(exc: BaseException, kind: Kind) -> str:
 
 def rescan() -> None:
     """Re-initialises PortAudio so new devices appear; every open stream must be closed before calling
-    this."""
+    this (terminating PortAudio under a running stream crashes its thread): any still open are closed first."""
+    for stream in list(LIVE_STREAMS):
+        close_quietly(stream)
     sounddevice._terminate()
     sounddevice._initialize()
+
+
+# Every stream from open to close. A sounddevice stream that is garbage-collected while PortAudio still runs it
+# frees the callback PortAudio is about to call (a segfault in the audio thread, seen in the test suite); held
+# here, an unclosed stream can only leak, never crash.
+LIVE_STREAMS: set[sounddevice.InputStream | sounddevice.OutputStream] = set()
+
+
+def keep_alive(stream: sounddevice.InputStream | sounddevice.OutputStream) -> None:
+    LIVE_STREAMS.add(stream)
 
 
 def close_quietly(stream: sounddevice.InputStream | sounddevice.OutputStream) -> None:
@@ -164,3 +176,5 @@ def close_quietly(stream: sounddevice.InputStream | sounddevice.OutputStream) ->
         stream.close(ignore_errors=True)
     except sounddevice.PortAudioError:
         pass
+    finally:
+        LIVE_STREAMS.discard(stream)

@@ -35,7 +35,7 @@ import numpy as np
 import sounddevice
 import soxr
 
-from desktop.audio.devices import MODEL_RATE, choose_device, close_quietly, stream_rate, unavailable_message
+from desktop.audio.devices import MODEL_RATE, choose_device, close_quietly, keep_alive, stream_rate, unavailable_message
 from desktop.audio.errors import AudioUnavailable
 from desktop.audio.levels import Level, measure
 from desktop.audio.ring import BlockRing
@@ -168,6 +168,7 @@ class Playback:
             stream.start()
         except sounddevice.PortAudioError as exc:
             raise AudioUnavailable(unavailable_message(exc, "output")) from exc
+        keep_alive(stream)
         self._stream = stream
         self.lost_message = None
         self.device_name = choice.name

@@ -45,10 +45,9 @@ def _binary(name: str) -> str:
 
 def reinitialise_portaudio() -> None:
     """PortAudio enumerates devices (and ALSA reads its config) only at initialisation: restart it."""
-    import sounddevice
+    from desktop.audio.devices import rescan
 
-    sounddevice._terminate()
-    sounddevice._initialize()
+    rescan()
 
 
 @dataclass

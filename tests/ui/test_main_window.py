@@ -5,7 +5,7 @@ the official models."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from tests.support.app_harness import (
     next_emission,
     settings_in,
     start_app,
+    stop_app,
     until,
 )
 from tests.support.pulse import PulseServer
@@ -43,15 +44,28 @@ class App:
     pulse: PulseServer
 
 
+Scenario = Callable[[App], Awaitable[None]]
+
+
 @pytest.fixture
-def app(qloop: asyncio.Runner, qtbot: QtBot, pulse: PulseServer, realtime_server: RealtimeTestServer,
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+def with_app(qloop: asyncio.Runner, pulse: PulseServer, realtime_server: RealtimeTestServer, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Scenario], None]]:
+    """Runs a scenario against a started app, all inside one run of the qasync loop: Qt events processed
+    while the loop is not running would step asyncio tasks outside it (and break the connection's tasks)."""
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    parts = qloop.run(start_app(realtime_server.url, tmp_path))
-    qtbot.addWidget(parts.window)
-    qtbot.waitUntil(parts.window.isActiveWindow, timeout=5000)
-    yield App(parts.controller, parts.window, parts.recorder, realtime_server, pulse)
-    qloop.run(parts.controller.aclose())  # the window itself is closed by qtbot
+
+    def run(scenario: Scenario) -> None:
+        async def whole() -> None:
+            parts = await start_app(realtime_server.url, tmp_path)
+            try:
+                await until(parts.window.isActiveWindow, what="window active")
+                await scenario(App(parts.controller, parts.window, parts.recorder, realtime_server, pulse))
+            finally:
+                await stop_app(parts)
+
+        qloop.run(whole())
+
+    yield run
     assert realtime_server.violations == []
 
 
@@ -65,10 +79,9 @@ def types_after(server: RealtimeTestServer, first: str) -> list[str]:
     return kinds[kinds.index(first):] if first in kinds else []
 
 
-def test_holding_space_sends_clear_appends_commit_and_response(app: App, qloop: asyncio.Runner) -> None:
-    app.pulse.play_into_mic(speech_wav("What time is it in Lisbon right now?"))
-
-    async def scenario() -> None:
+def test_holding_space_sends_clear_appends_commit_and_response(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
+        app.pulse.play_into_mic(speech_wav("What time is it in Lisbon right now?"))
         key(app.window, QEvent.Type.KeyPress)
         for _ in range(5):  # a held key auto-repeats: those presses must not open new turns
             key(app.window, QEvent.Type.KeyPress, autorepeat=True)
@@ -79,52 +92,50 @@ def test_holding_space_sends_clear_appends_commit_and_response(app: App, qloop: 
         key(app.window, QEvent.Type.KeyRelease)
         await app.server.async_wait_for("response.create")
         await until(lambda: app.controller.turn_state == "idle", within=20, what="reply played to the end")
+        turn = types_after(app.server, "input_audio_buffer.clear")
+        assert turn.count("input_audio_buffer.clear") == 1
+        assert turn[1:-2] == ["input_audio_buffer.append"] * (len(turn) - 3)
+        assert turn[-2:] == ["input_audio_buffer.commit", "response.create"]
+        assert "speaking" in app.recorder.turn_states
+        _mins, maxs = app.window.waveform.lane_columns("mic")
+        assert len(maxs) > 0 and float(maxs.max()) > 0.1  # the spoken words reached the mic lane (full scale 1)
+        assert len(app.window.waveform.lane_columns("assistant")[1]) > 0
 
-    qloop.run(scenario())
-    turn = types_after(app.server, "input_audio_buffer.clear")
-    assert turn.count("input_audio_buffer.clear") == 1
-    assert turn[1:-2] == ["input_audio_buffer.append"] * (len(turn) - 3)
-    assert turn[-2:] == ["input_audio_buffer.commit", "response.create"]
-    assert "speaking" in app.recorder.turn_states
-    _mins, maxs = app.window.waveform.lane_columns("mic")
-    assert len(maxs) > 0 and float(maxs.max()) > 0.1  # the spoken words reached the mic lane (full scale 1)
-    assert len(app.window.waveform.lane_columns("assistant")[1]) > 0
+    with_app(scenario)
 
 
-def test_a_short_tap_sends_no_turn(app: App, qloop: asyncio.Runner) -> None:
-    async def scenario() -> None:
+def test_a_short_tap_sends_no_turn(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
         key(app.window, QEvent.Type.KeyPress)
         key(app.window, QEvent.Type.KeyRelease)
         await until(lambda: app.server.received_types().count("input_audio_buffer.clear") >= 2,
                     what="the tap's buffer cleared again")
+        kinds = app.server.received_types()
+        assert "input_audio_buffer.commit" not in kinds and "response.create" not in kinds
+        assert app.controller.turn_state == "idle"
 
-    qloop.run(scenario())
-    kinds = app.server.received_types()
-    assert "input_audio_buffer.commit" not in kinds and "response.create" not in kinds
-    assert app.controller.turn_state == "idle"
+    with_app(scenario)
 
 
-def test_space_in_the_text_field_types_instead_of_talking(app: App, qloop: asyncio.Runner, qtbot: QtBot) -> None:
-    app.window.text_input.setFocus()
-    QTest.keyClicks(app.window.text_input, "hi there")
-    assert app.window.text_input.text() == "hi there"
-    QTest.keyClick(app.window.text_input, Qt.Key.Key_Return)
-
-    async def scenario() -> None:
+def test_space_in_the_text_field_types_instead_of_talking(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
+        app.window.text_input.setFocus()
+        QTest.keyClicks(app.window.text_input, "hi there")
+        assert app.window.text_input.text() == "hi there"
+        QTest.keyClick(app.window.text_input, Qt.Key.Key_Return)
         event = await app.server.async_wait_for("conversation.item.create")
         assert event["item"]["content"][0]["text"] == "hi there"
         await app.server.async_wait_for("response.create")
+        assert "input_audio_buffer.clear" not in app.server.received_types()
 
-    qloop.run(scenario())
-    assert "input_audio_buffer.clear" not in app.server.received_types()
+    with_app(scenario)
 
 
-def test_stop_during_a_reply_truncates_cancels_and_marks_the_unheard_text(app: App, qloop: asyncio.Runner,
-                                                                         qtbot: QtBot) -> None:
-    app.server.script_response(audio=spoken_tone(6.0), speed=1.0, chunk_ms=100)
-    app.controller.send_text("Tell me a long story.")
-
-    async def scenario() -> None:
+def test_stop_during_a_reply_truncates_cancels_and_marks_the_unheard_text(
+        with_app: Callable[[Scenario], None], qtbot: QtBot) -> None:
+    async def scenario(app: App) -> None:
+        app.server.script_response(audio=spoken_tone(6.0), speed=1.0, chunk_ms=100)
+        app.controller.send_text("Tell me a long story.")
         await until(lambda: app.controller.turn_state == "speaking", what="reply playing")
         await until(lambda: app.window.stop_button.isEnabled(), what="Stop enabled")
         await asyncio.wait_for(next_emission(app.controller.assistant_samples), 5)
@@ -139,31 +150,28 @@ def test_stop_during_a_reply_truncates_cancels_and_marks_the_unheard_text(app: A
         assert 500 <= truncate["audio_end_ms"] < 6000
         assert cancel["type"] == "response.cancel"
         await app.server.async_wait_sent("conversation.item.truncated")
+        assert not app.window.stop_button.isEnabled()
+        item_id, heard, unheard = app.recorder.truncated[-1]
+        assert heard and unheard and app.window.transcript.has_item(item_id)
+        assert app.server.received_types().count("conversation.item.truncate") == 1
 
-    qloop.run(scenario())
-    assert not app.window.stop_button.isEnabled()
-    item_id, heard, unheard = app.recorder.truncated[-1]
-    assert heard and unheard and app.window.transcript.has_item(item_id)
-    assert app.server.received_types().count("conversation.item.truncate") == 1
-
-
-def test_mode_switch_updates_the_session_live(app: App, qloop: asyncio.Runner) -> None:
-    box = app.window.mode_box
-    box.setCurrentIndex(box.findData("server_vad"))
-
-    async def scenario() -> dict[str, object]:
-        return await app.server.async_wait_for("session.update")
-
-    # The first session.update went out at connect; take the next one.
-    qloop.run(scenario())
-    update = qloop.run(scenario())
-    detection = update["session"]["audio"]["input"]["turn_detection"]  # type: ignore[index]
-    assert detection["type"] == "server_vad"
-    assert app.controller.settings.get("turn_mode") == "server_vad"
+    with_app(scenario)
 
 
-def test_waveform_timer_stops_when_audio_stops(app: App, qloop: asyncio.Runner) -> None:
-    async def scenario() -> None:
+def test_mode_switch_updates_the_session_live(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
+        await app.server.async_wait_for("session.update")  # the one sent at connect
+        box = app.window.mode_box
+        box.setCurrentIndex(box.findData("server_vad"))
+        update = await app.server.async_wait_for("session.update")
+        assert update["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+        assert app.controller.settings.get("turn_mode") == "server_vad"
+
+    with_app(scenario)
+
+
+def test_waveform_timer_stops_when_audio_stops(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
         key(app.window, QEvent.Type.KeyPress)
         await asyncio.wait_for(next_emission(app.controller.mic_samples), 5)
         assert app.window.waveform.is_animating()
@@ -171,7 +179,7 @@ def test_waveform_timer_stops_when_audio_stops(app: App, qloop: asyncio.Runner) 
         key(app.window, QEvent.Type.KeyRelease)
         await until(lambda: not app.window.waveform.is_animating(), within=3, what="waveform idle")
 
-    qloop.run(scenario())
+    with_app(scenario)
 
 
 def test_missing_key_for_openai_shows_the_way_to_settings(qloop: asyncio.Runner, qtbot: QtBot, tmp_path: Path,
@@ -183,10 +191,12 @@ def test_missing_key_for_openai_shows_the_way_to_settings(qloop: asyncio.Runner,
 
     async def scenario() -> None:
         await controller.start()
-        await controller.wait_ready()
+        try:
+            await controller.wait_ready()
+            assert window.banner.isVisible()
+            assert "Settings" in window.banner_text.text()
+            assert not window.talk_button.isEnabled()
+        finally:
+            await controller.aclose()
 
     qloop.run(scenario())
-    assert window.banner.isVisible()
-    assert "Settings" in window.banner_text.text()
-    assert not window.talk_button.isEnabled()
-    qloop.run(controller.aclose())
