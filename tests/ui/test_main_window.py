@@ -134,7 +134,8 @@ def test_space_in_the_text_field_types_instead_of_talking(with_app: Callable[[Sc
 def test_stop_during_a_reply_truncates_cancels_and_marks_the_unheard_text(
         with_app: Callable[[Scenario], None], qtbot: QtBot) -> None:
     async def scenario(app: App) -> None:
-        app.server.script_response(audio=spoken_tone(6.0), speed=1.0, chunk_ms=100)
+        # Faster than real time, as the real API streams: text and audio well ahead of what is played.
+        app.server.script_response(audio=spoken_tone(6.0), speed=4.0, chunk_ms=100)
         app.controller.send_text("Tell me a long story.")
         await until(lambda: app.controller.turn_state == "speaking", what="reply playing")
         await until(lambda: app.window.stop_button.isEnabled(), what="Stop enabled")
