@@ -21,20 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-_home = tempfile.mkdtemp(prefix="parley-bench-")
-for _var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-    os.environ[_var] = os.path.join(_home, _var.lower())
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["OPENAI_API_KEY"] = "test-key-not-a-secret"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import app_env  # noqa: F401  (isolated home, offscreen Qt, fake key: before Qt and desktop/)
+import qasync
+from PySide6.QtWidgets import QApplication
 
-import qasync  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from tests.support.app_harness import App, start_app, stop_app, until  # noqa: E402
-from tests.support.pulse import PulseServer, start_pulse  # noqa: E402
-from tests.support.realtime_server import RealtimeTestServer  # noqa: E402
-from tests.support.sounds import read_wav, speech_wav, tone  # noqa: E402
+from tests.support.app_harness import App, start_app, stop_app, until
+from tests.support.pulse import PulseServer, start_pulse
+from tests.support.realtime_server import RealtimeTestServer
+from tests.support.sounds import read_wav, speech_wav, tone
 
 RATE = 24000
 USER = "Wait, stop please, I have a different question."

@@ -19,20 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-_home = tempfile.mkdtemp(prefix="parley-bench-")
-for _var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-    os.environ[_var] = os.path.join(_home, _var.lower())
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["OPENAI_API_KEY"] = "test-key-not-a-secret"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import app_env  # noqa: F401  (isolated home, offscreen Qt, fake key: before Qt and desktop/)
+import qasync
+from PySide6.QtWidgets import QApplication
 
-import qasync  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from desktop.app.collector import MainThreadCollector  # noqa: E402
-from tests.support.app_harness import start_app, stop_app, until  # noqa: E402
-from tests.support.pulse import start_pulse  # noqa: E402
-from tests.support.realtime_server import RealtimeTestServer, spoken_tone  # noqa: E402
+from desktop.app.collector import MainThreadCollector
+from tests.support.app_harness import start_app, stop_app, until
+from tests.support.pulse import start_pulse
+from tests.support.realtime_server import RealtimeTestServer, spoken_tone
 
 
 def cpu_seconds() -> float:
