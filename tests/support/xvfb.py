@@ -11,10 +11,13 @@ import pytest
 
 @pytest.fixture
 def x_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A private Xvfb; it picks a free display number itself and writes it to a pipe (-displayfd)."""
+    """A private Xvfb; it picks a free display number itself and writes it to a pipe (-displayfd).
+
+    -noreset: by default Xvfb resets when its last client disconnects, and a client connecting during the reset
+    is refused ("connection reset by peer"): a probe connection closing just before pynput's would do that."""
     read_end, write_end = os.pipe()
     server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
-                               "-nolisten", "tcp"], pass_fds=(write_end,),
+                               "-nolisten", "tcp", "-noreset"], pass_fds=(write_end,),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_end)
     try:
