@@ -27,7 +27,8 @@ from desktop.cli import Options
 
 log = logging.getLogger(__name__)
 
-CONNECTION_STATES = {"connecting": "connecting", "reconnecting": "reconnecting", "error": "error"}
+# Turn states that are really about the link, with what the status line says for each.
+LINK_STATES = {"connecting": "Connecting…", "reconnecting": "Connection lost: reconnecting…", "error": "Disconnected"}
 
 
 @dataclass
@@ -79,7 +80,6 @@ class Controller(QObject):
         self._vad_pool: ThreadPoolExecutor | None = None
         self._guard: Any = None
         self._tools: Any = None
-        self._call_ids: dict[tuple[str, str], list[str]] = {}  # calls announced, waiting for their output
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -398,20 +398,15 @@ class Controller(QObject):
                 self._show_error(err)
             case fx.FunctionCallRequested(call_id=call_id, name=name, arguments=arguments):
                 self.tool_call.emit(call_id, name, arguments, None)
-                self._call_ids.setdefault((name, arguments), []).append(call_id)
-            case fx.SessionConfigured():
-                pass
             case _:
                 pass
 
     def _on_state(self, state: str) -> None:
         previous, self.turn_state = self.turn_state, state
         log.debug("turn state %s -> %s", previous, state)
-        if state in CONNECTION_STATES:
-            detail = {"connecting": "Connecting…", "reconnecting": "Connection lost: reconnecting…",
-                      "error": "Disconnected"}[state]
-            self.connection_changed.emit(CONNECTION_STATES[state], detail)
-        elif previous in CONNECTION_STATES or previous == "":
+        if state in LINK_STATES:
+            self.connection_changed.emit(state, LINK_STATES[state])
+        elif previous in LINK_STATES:
             where = self.backend.notice if self.backend else "Connected"
             label = "Offline engine" if self.backend and self.backend.kind == "offline" else "Connected"
             self.connection_changed.emit("connected", label if len(where) > 60 else where)
@@ -431,11 +426,9 @@ class Controller(QObject):
         }.get(type(err), "Parley keeps running; see the log for details.")
         self.error.emit(message, advice)
 
-    async def _run_tool(self, name: str, arguments: str) -> str:
-        output: str = await self._registry().call(name, arguments)
-        waiting = self._call_ids.get((name, arguments)) or [""]
-        call_id = waiting.pop(0)
-        self.tool_call.emit(call_id, name, arguments, output)
+    async def _run_tool(self, call: Any) -> str:
+        output: str = await self._registry().call(call.name, call.arguments)
+        self.tool_call.emit(call.call_id, call.name, call.arguments, output)
         return output
 
     # ------------------------------------------------------------------------------------------ the clock

@@ -24,7 +24,7 @@ from desktop.core.session import PlayedSamples, Session, StopPlaybackNow
 log = logging.getLogger(__name__)
 
 EffectCallback = Callable[[Effect], None]
-FunctionHandler = Callable[[str, str], Awaitable[str]]  # (name, arguments_json) -> output string
+FunctionHandler = Callable[[FunctionCallRequested], Awaitable[str]]  # the call (id, name, JSON arguments) -> output
 
 
 class RealtimeDriver:
@@ -209,7 +209,7 @@ class RealtimeDriver:
     async def _call(self, request: FunctionCallRequested) -> None:
         assert self._function_handler is not None
         try:
-            output = await self._function_handler(request.name, request.arguments)
+            output = await self._function_handler(request)
         except Exception as exc:  # a handler bug must not leave the model waiting for an output forever
             log.exception("function handler failed for %s", request.name)
             output = f'{{"error": "{type(exc).__name__}"}}'

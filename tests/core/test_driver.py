@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from desktop.core import AuthStyle, ConnectionConfig, RealtimeDriver, SessionConfig, TurnMode, TurnState
-from desktop.core.effects import Effect, ErrorRaised, PlayAudio, UsageChanged
+from desktop.core.effects import Effect, ErrorRaised, FunctionCallRequested, PlayAudio, UsageChanged
 from desktop.core.errors import (
     AuthError,
     ConnectFailedError,
@@ -191,8 +191,9 @@ def test_mode_switch_mid_session(realtime_server: RealtimeTestServer) -> None:
 def test_function_call_round_trip(realtime_server: RealtimeTestServer) -> None:
     calls: list[tuple[str, str]] = []
 
-    async def handler(name: str, arguments: str) -> str:
-        calls.append((name, arguments))
+    async def handler(call: FunctionCallRequested) -> str:
+        assert call.call_id
+        calls.append((call.name, call.arguments))
         return json.dumps({"time": "12:00"})
 
     tool = {"type": "function", "name": "get_time", "description": "time", "parameters": {"type": "object"}}
