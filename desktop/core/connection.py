@@ -77,6 +77,9 @@ class Connection:
                 ping_interval=self._config.ping_interval_s,
                 ping_timeout=self._config.ping_timeout_s,
                 max_size=MAX_MESSAGE_BYTES,
+                # Audio is base64 PCM: deflating it gains little and costs zlib time on the GUI thread for every
+                # chunk each way.
+                compression=None,
                 user_agent_header="Parley",
             )
         except InvalidStatus as exc:

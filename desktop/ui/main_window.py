@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtGui import QCloseEvent, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -28,8 +28,9 @@ from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
 
 MODES = (("push_to_talk", "Push-to-talk"), ("server_vad", "Hands-free"), ("semantic_vad", "Hands-free (semantic)"))
+WINDOW_BACKGROUND = "#161a22"
 STYLE = """
-QMainWindow { background: #161a22; }
+QMainWindow { background: @window; }
 QLabel { color: #d8dee9; }
 QLabel#connection { font-weight: 600; }
 QFrame#banner { background: #5c2b2b; border-radius: 6px; }
@@ -41,7 +42,7 @@ QPushButton#talk:pressed, QPushButton#talk[talking="true"] { background: #43a97a
 QPushButton#talk:disabled { background: #2a3040; }
 QPushButton#stop { background: #8a3b3b; border: none; }
 QPushButton#stop:disabled { background: #2a3040; }
-QDialog { background: #161a22; }
+QDialog { background: @window; }
 QTabWidget::pane { background: #1b202b; border: 1px solid #3a4256; border-radius: 4px; }
 QTabWidget > QStackedWidget > QWidget { background: #1b202b; }
 QTabBar::tab { background: #1f2430; color: #b8c0d0; padding: 6px 14px; border: 1px solid #3a4256; }
@@ -51,7 +52,7 @@ QSpinBox, QDoubleSpinBox, QPlainTextEdit { background: #1f2430; color: #e6e9ef; 
     border-radius: 6px; padding: 4px; }
 QLineEdit, QComboBox { background: #1f2430; color: #e6e9ef; border: 1px solid #3a4256; border-radius: 6px;
     padding: 5px; }
-"""
+""".replace("@window", WINDOW_BACKGROUND)
 
 
 class MainWindow(QMainWindow):
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.transcript, 1)
         self.waveform = WaveformView(central)
         self.waveform.setMinimumHeight(110)
+        self.waveform.set_surround(QColor(WINDOW_BACKGROUND))
         layout.addWidget(self.waveform)
 
         self.text_input = QLineEdit(central)
@@ -138,7 +140,7 @@ class MainWindow(QMainWindow):
         self._wire(controller)
         self._select_mode(controller.turn_mode())
         self._apply_hotkeys()
-        QApplication.instance().installEventFilter(self)  # type: ignore[union-attr]
+        self._watch_keys(self)
 
     def _wire(self, c: Controller) -> None:
         c.connection_changed.connect(self.show_connection)
@@ -255,10 +257,21 @@ class MainWindow(QMainWindow):
             self.hold_key.release_now()
         super().changeEvent(event)
 
+    def _watch_keys(self, root: QWidget) -> None:
+        """The filter sits on this window's widgets, not on the application: an application filter is a Python
+        call for every event of the process, hundreds a second from the event loop's timers alone."""
+        for widget in (root, *root.findChildren(QWidget)):
+            widget.installEventFilter(self)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Sees key events before the focused widget, so Space talks from anywhere in the window except a text
         field (where Space types a space)."""
-        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
+        kind = event.type()
+        if kind == QEvent.Type.ChildAdded:
+            child = event.child()  # type: ignore[attr-defined]
+            if isinstance(child, QWidget) and not child.isWindow():
+                self._watch_keys(child)
+        elif kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
             assert isinstance(event, QKeyEvent)
             if should_handle(QApplication.focusWidget()):
                 if event.type() == QEvent.Type.KeyPress:
@@ -267,9 +280,6 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
         if self.global_hotkey is not None:
             self.global_hotkey.stop()
         self.closed.emit()

@@ -1,20 +1,17 @@
 """A two-lane live waveform: what the microphone hears ("You") and what the assistant says ("Parley").
 
-Samples are reduced to min/max columns as they arrive (numpy, once per chunk), so a frame only turns two
-small arrays into two polygons. Repaints run at up to 30 fps while audio flows and the timer stops itself
-shortly after the last chunk: an idle window costs no CPU.
+Samples are reduced to min/max columns as they arrive (numpy, once per chunk), and a frame turns those columns
+into pixels with numpy: no per-sample Python and no vector stroking in paintEvent. Repaints run at up to 30 fps
+while audio flows and the timer stops itself shortly after the last chunk: an idle window costs no CPU.
 """
 
 from __future__ import annotations
 
-import ctypes
 import time
-from collections.abc import Callable
 
 import numpy as np
-import shiboken6
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 SAMPLE_RATE = 24_000
@@ -25,6 +22,7 @@ IDLE_STOP_SECONDS = 0.3
 FULL_SCALE = 32768.0
 
 BACKGROUND = QColor("#1b202b")
+SURROUND = QColor("#161a22")  # the window behind the rounded corners (set_surround changes it)
 CENTRE_LINE = QColor(255, 255, 255, 28)
 LABEL = QColor("#8a93a6")
 MIC_COLOUR = QColor("#4fc08d")
@@ -86,59 +84,43 @@ def _compress(values: np.ndarray) -> np.ndarray:
     return compressed
 
 
-def _polygon_by_copy(xy: np.ndarray) -> QPolygonF:
-    polygon = QPolygonF()
-    polygon.resize(len(xy))
-    address = shiboken6.getCppPointer(polygon.data())[0]
-    ctypes.memmove(address, xy.ctypes.data, xy.nbytes)
-    return polygon
+def _argb(colour: QColor) -> int:
+    return (0xFF << 24) | (colour.red() << 16) | (colour.green() << 8) | colour.blue()
 
 
-def _polygon_by_points(xy: np.ndarray) -> QPolygonF:
-    return QPolygonF([QPointF(x, y) for x, y in xy.tolist()])
+def _blend(base: QColor, over: QColor) -> QColor:
+    """`over` (with its alpha) painted on an opaque `base`, as one opaque colour."""
+    a = over.alphaF()
+    return QColor(
+        round(base.red() * (1 - a) + over.red() * a),
+        round(base.green() * (1 - a) + over.green() * a),
+        round(base.blue() * (1 - a) + over.blue() * a),
+    )
 
 
-def _pick_polygon_builder() -> Callable[[np.ndarray], QPolygonF]:
-    """QPolygonF stores QPointF as two doubles on every desktop build; copying the numpy buffer in is ~100x
-    faster than building QPointF objects. Checked once; the slow path stays for builds where it differs."""
-    probe = np.array([[1.5, -2.25], [3.0, 4.5]], dtype=np.float64)
-    try:
-        polygon = _polygon_by_copy(probe)
-        if [[p.x(), p.y()] for p in polygon.toList()] == probe.tolist():
-            return _polygon_by_copy
-    except Exception:
-        pass
-    return _polygon_by_points
+def lane_pixels(mins: np.ndarray, maxs: np.ndarray, filled: int, width: int, height: int,
+                colour: QColor) -> np.ndarray:
+    """One lane as a (height, width) array of 0xAARRGGBB pixels: a vertical span per pixel column from the
+    lowest to the highest value of the audio columns it covers, new audio at the right edge.
 
-
-_build_polygon: Callable[[np.ndarray], QPolygonF] | None = None
-
-
-def polygon_from_xy(xy: np.ndarray) -> QPolygonF:
-    """An (n, 2) float array as a QPolygonF without a Python loop over the points."""
-    global _build_polygon
-    if _build_polygon is None:
-        _build_polygon = _pick_polygon_builder()
-    return _build_polygon(np.ascontiguousarray(xy, dtype=np.float64))
-
-
-def column_lines_xy(mins: np.ndarray, maxs: np.ndarray, rect: QRectF, capacity: int) -> np.ndarray:
-    """Point pairs for one vertical line per column (top, bottom), right-aligned so new audio enters at the
-    right edge and the lane scrolls left. Lines rather than a filled outline: a jagged outline of a thousand
-    points costs the raster engine about twice as much to fill."""
-    count = len(mins)
-    step = rect.width() / capacity
-    xs = rect.right() - (count - 1 - np.arange(count, dtype=np.float64)) * step - step / 2.0
-    centre = rect.center().y()
-    half = rect.height() / 2.0
-    # A floor of half a pixel keeps silence visible as a thin line rather than nothing.
-    floor = 0.5 / max(half, 1.0)
-    xy = np.empty((2 * count, 2), dtype=np.float64)
-    xy[0::2, 0] = xs
-    xy[1::2, 0] = xs
-    xy[0::2, 1] = centre - np.maximum(maxs, floor) * half
-    xy[1::2, 1] = centre - np.minimum(mins, -floor) * half
-    return xy
+    numpy fills the pixels in one pass (two broadcast comparisons over a few ten thousand pixels); QPainter
+    stroking a thousand anti-aliased lines took most of the GUI thread's time at 30 fps."""
+    capacity = len(mins)
+    starts = (np.arange(width, dtype=np.int64) * capacity) // width
+    top = np.maximum.reduceat(maxs, starts)  # a repeated start (wider than the data) takes that column
+    bottom = np.minimum.reduceat(mins, starts)
+    half = height / 2.0
+    floor = 0.5 / max(half, 1.0)  # silence stays visible as a thin line rather than nothing
+    y_top = half - np.maximum(top, floor) * half
+    y_bottom = half - np.minimum(bottom, -floor) * half
+    rows = np.arange(height, dtype=np.float32)[:, None] + 0.5
+    mask = (rows >= y_top[None, :]) & (rows <= y_bottom[None, :])
+    first = -(-(capacity - filled) * width // capacity)  # pixels left of the oldest audio stay empty
+    mask[:, :first] = False
+    pixels = np.full((height, width), _argb(BACKGROUND), dtype=np.uint32)
+    pixels[height // 2, :] = _argb(_blend(BACKGROUND, CENTRE_LINE))
+    pixels[mask] = _argb(colour)
+    return pixels
 
 
 class WaveformView(QWidget):
@@ -151,7 +133,10 @@ class WaveformView(QWidget):
         self._lanes = {"mic": _Lane(columns, COLUMN_SAMPLES), "assistant": _Lane(columns, COLUMN_SAMPLES)}
         self._labels = {"mic": "You", "assistant": "Parley"}
         self._colours = {"mic": MIC_COLOUR, "assistant": ASSISTANT_COLOUR}
-        self._cache: dict[str, tuple[tuple[int, float, float, float, float], QPolygonF | None]] = {}
+        self._surround = QColor(SURROUND)
+        self._chrome: QPixmap | None = None  # background, corners and labels: redrawn only on resize
+        # Per lane: the key it was drawn for, the pixels and the QImage over them (which borrows the array).
+        self._images: dict[str, tuple[tuple[int, int, int], np.ndarray, QImage]] = {}
         self._last_samples = 0.0
         self._dirty = False
         self.frames_painted = 0
@@ -160,6 +145,9 @@ class WaveformView(QWidget):
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Every pixel is painted here (corners in the surround colour), so Qt need not repaint the window
+        # under the widget on each frame.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     # --- input
 
@@ -172,9 +160,15 @@ class WaveformView(QWidget):
     def clear(self) -> None:
         for lane in self._lanes.values():
             lane.clear()
-        self._cache.clear()
+        self._images.clear()
         self._timer.stop()
         self._dirty = False
+        self.update()
+
+    def set_surround(self, colour: QColor) -> None:
+        """The colour of what lies behind the widget, for its rounded corners."""
+        self._surround = QColor(colour)
+        self._chrome = None
         self.update()
 
     # --- state for tests and benchmarks
@@ -222,42 +216,49 @@ class WaveformView(QWidget):
         bottom = QRectF(inner.left(), inner.top() + height + gap, inner.width(), height)
         return [("mic", top), ("assistant", bottom)]
 
-    def _polygon(self, name: str, rect: QRectF) -> QPolygonF | None:
-        lane = self._lanes[name]
-        key = (lane.version, rect.x(), rect.y(), rect.width(), rect.height())
-        cached = self._cache.get(name)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        polygon = None
-        if lane.filled:
-            start = len(lane.mins) - lane.filled
-            xy = column_lines_xy(lane.mins[start:], lane.maxs[start:], rect, len(lane.mins))
-            polygon = polygon_from_xy(xy)
-        self._cache[name] = (key, polygon)
-        return polygon
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._chrome = None
+        super().resizeEvent(event)
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
+    def _chrome_pixmap(self) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        if self._chrome is not None and self._chrome.devicePixelRatio() == ratio:
+            return self._chrome
+        pixmap = QPixmap(self.size() * ratio)
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(self._surround)
+        painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(BACKGROUND)
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 10, 10)
+        painter.end()
+        self._chrome = pixmap
+        return pixmap
+
+    def _lane_image(self, name: str, rect: QRectF) -> QImage:
+        lane = self._lanes[name]
+        ratio = self.devicePixelRatioF()
+        width, height = max(1, round(rect.width() * ratio)), max(1, round(rect.height() * ratio))
+        key = (lane.version, width, height)
+        cached = self._images.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[2]
+        pixels = lane_pixels(lane.mins, lane.maxs, lane.filled, width, height, self._colours[name])
+        image = QImage(pixels.data, width, height, width * 4, QImage.Format.Format_RGB32)
+        image.setDevicePixelRatio(ratio)
+        self._images[name] = (key, pixels, image)
+        return image
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._chrome_pixmap())
         label_font = QFont(self.font())
         label_font.setPointSizeF(max(7.0, label_font.pointSizeF() * 0.8))
         painter.setFont(label_font)
+        painter.setPen(LABEL)
         for name, rect in self._lane_rects():
-            centre = rect.center().y()
-            painter.setPen(QPen(CENTRE_LINE, 1.0))
-            painter.drawLine(QPointF(rect.left(), centre), QPointF(rect.right(), centre))
-            pairs = self._polygon(name, rect)
-            if pairs is not None:
-                step = rect.width() / len(self._lanes[name].mins)
-                pen = QPen(self._colours[name], max(1.0, step * 0.9))
-                pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-                painter.setPen(pen)
-                # A QPolygonF is a QList<QPointF>: read here as (top, bottom) pairs, one line per column.
-                painter.drawLines(pairs)  # type: ignore[call-overload]
-            painter.setPen(LABEL)
+            painter.drawImage(rect.topLeft(), self._lane_image(name, rect))
             painter.drawText(rect.adjusted(2, 0, 0, 0),
                              int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), self._labels[name])
         painter.end()

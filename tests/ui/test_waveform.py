@@ -6,8 +6,7 @@ import numpy as np
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from desktop.ui import waveform
-from desktop.ui.waveform import ASSISTANT_COLOUR, MIC_COLOUR, WaveformView, polygon_from_xy
+from desktop.ui.waveform import ASSISTANT_COLOUR, BACKGROUND, MIC_COLOUR, WaveformView, lane_pixels
 
 RATE = 24_000
 
@@ -110,10 +109,18 @@ def test_clear_empties_both_lanes_and_stops(qtbot: QtBot) -> None:
     assert colour_pixels(image, MIC_COLOUR, 0, view.height()) < 30
 
 
-def test_polygon_from_numpy_keeps_every_point(qtbot: QtBot) -> None:
-    xy = np.column_stack((np.linspace(0, 99, 50), np.linspace(-5, 5, 50)))
-    polygon = polygon_from_xy(xy)
-    points = np.array([(p.x(), p.y()) for p in polygon.toList()])
-    assert points.shape == (50, 2) and np.allclose(points, xy)
-    # On this build the points are copied in as one buffer, not built one QPointF at a time.
-    assert waveform._build_polygon is waveform._polygon_by_copy
+def test_lane_pixels_span_each_columns_range_with_new_audio_at_the_right() -> None:
+    capacity, width, height = 500, 250, 40  # two audio columns per pixel column
+    mins = np.zeros(capacity, dtype=np.float32)
+    maxs = np.zeros(capacity, dtype=np.float32)
+    maxs[-1], mins[-1] = 1.0, -1.0  # the newest column: full scale both ways
+    maxs[-102], mins[-102] = 0.5, 0.0  # half scale upwards only, fifty pixel columns back
+    colour = QColor("#00ff00")
+    pixels = lane_pixels(mins, maxs, capacity // 2, width, height, colour)
+    drawn = pixels == (0xFF000000 | 0x00FF00)
+    heights = drawn.sum(axis=0)
+    assert heights[-1] == height  # full scale fills the column
+    assert heights[width - 51] == height // 4 + 1 and drawn[: height // 2 - 10, width - 51].sum() == 0
+    assert 1 <= heights[width - 10] <= 2  # silence: a thin line, still visible
+    assert heights[: width // 2].sum() == 0  # only half the lane has audio yet: the older half is empty
+    assert (pixels[0, : width // 2] == (0xFF000000 | BACKGROUND.rgb() & 0xFFFFFF)).all()
