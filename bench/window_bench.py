@@ -30,6 +30,7 @@ from tests.support.pulse import start_pulse
 from tests.support.realtime_server import RealtimeTestServer, spoken_tone
 
 SETTLE_S = 2.0
+REST_S = 3.0  # the app's default is 10 s; shorter here to keep the bench quick
 
 
 def cpu_seconds() -> float:
@@ -110,14 +111,25 @@ async def run(seconds: float) -> list[tuple[str, str, str]]:
             app.controller.stop_reply()
         finally:
             await stop_app(app)
-        app = await start_app(server.url, folder, turn_mode="push_to_talk")
+        app = await start_app(server.url, folder, turn_mode="push_to_talk", audio_rest_s=REST_S)
         try:
+            audio = app.controller.audio
             await until(lambda: not app.window.waveform.is_animating(), what="waveform idle")
+            cpu, threads = await cpu_percent(2.0)
+            rows.append(("idle, audio awake (just after use): CPU", f"{cpu:.2f} %", ""))
+            await until(lambda: audio.capture.is_resting and audio.playback.is_resting, within=REST_S + 5,
+                        what="audio resting")
             cpu, threads = await cpu_percent(5.0)
-            rows.append(("idle (connected, mic open): CPU", f"{cpu:.2f} %", "<= 0.5 %"))
-            for name, value in sorted(threads.items(), key=lambda item: -item[1])[:4]:
+            rows.append((f"idle, audio resting (after {REST_S:.0f} s unused): CPU", f"{cpu:.2f} %", "<= 0.5 %"))
+            for name, value in sorted(threads.items(), key=lambda item: -item[1])[:3]:
                 rows.append((f"  thread {name[:38]}", f"{value:.2f} %", ""))
             rows.append(("idle: waveform timer running", str(app.window.waveform.is_animating()), "False"))
+            blocks, pressed = audio.capture.stats.blocks, time.monotonic()
+            app.controller.press_talk()
+            await until(lambda: audio.capture.stats.blocks > blocks, what="mic delivering after the press")
+            woke_ms = (time.monotonic() - pressed) * 1000
+            rows.append(("press on a resting mic -> first block delivered", f"{woke_ms:.0f} ms", ""))
+            app.controller.release_talk()
         finally:
             await stop_app(app)
     finally:

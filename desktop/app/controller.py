@@ -79,6 +79,7 @@ class Controller(QObject):
         self._vad: Any = None
         self._vad_pool: ThreadPoolExecutor | None = None
         self._guard: Any = None
+        self._standby: Any = None  # desktop.audio.standby.Standby once audio is open
         self._tools: Any = None
         self._ready = asyncio.Event()
         self._closed = False
@@ -122,6 +123,8 @@ class Controller(QObject):
             with contextlib.suppress(ValueError):
                 unlisten()
         self._unlisten.clear()
+        if self._standby is not None:
+            self._standby.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -152,6 +155,7 @@ class Controller(QObject):
             from desktop.audio.engine import AudioEngine
             from desktop.audio.errors import AudioUnavailable
             from desktop.audio.playback import PlaybackConfig
+            from desktop.audio.standby import Standby
         except OSError as exc:  # PortAudio missing
             self._audio_problem(f"The audio library could not load: {exc}", "Install libportaudio2, then restart.")
             return
@@ -180,6 +184,18 @@ class Controller(QObject):
         ]
         self.talk_availability.emit(True, "")
         self.spawn(self._pump_mic())
+        self._standby = Standby(engine, float(s.get("audio_rest_s")), self._mic_needed)
+        self._standby.activity()
+
+    def _mic_needed(self) -> bool:
+        """Hands-free listens all the time; push-to-talk needs the mic only around a turn (the next press wakes
+        it, and the window coming to the front wakes it early so the pre-roll is there)."""
+        return self.hands_free or self._talk_held or self.turn_state in ("listening", "thinking", "speaking")
+
+    def wake_audio(self) -> None:
+        """The user may talk soon (the window came to the front): restart a resting microphone now."""
+        if self._standby is not None:
+            self._standby.wake_mic()
 
     def rescan_audio(self) -> None:
         """Settings → Rescan: reopen the streams so devices plugged in since start appear."""
@@ -364,6 +380,9 @@ class Controller(QObject):
             self.engine = None
         if self._guard is not None:
             self._guard.config.enabled = not bool(self.settings.get("headphones"))
+        if self._standby is not None:
+            self._standby.rest_after_s = float(self.settings.get("audio_rest_s"))
+            self._standby.wake_mic()
         self._mode = str(self.settings.get("turn_mode"))
         self.mode_changed.emit(self._mode)
         await self._connect()
@@ -404,6 +423,8 @@ class Controller(QObject):
     def _on_state(self, state: str) -> None:
         previous, self.turn_state = self.turn_state, state
         log.debug("turn state %s -> %s", previous, state)
+        if self._standby is not None:
+            self._standby.activity()
         if state in LINK_STATES:
             self.connection_changed.emit(state, LINK_STATES[state])
         elif previous in LINK_STATES:
@@ -474,6 +495,7 @@ class Controller(QObject):
 
     def press_talk(self) -> None:
         self._talk_held = True
+        self.wake_audio()
         if self.driver is None:
             return
         self._pending_trigger = "talk"
@@ -510,6 +532,7 @@ class Controller(QObject):
             return
         self._mode = mode
         self.settings.set("turn_mode", mode)
+        self.wake_audio()
         if self.driver is not None:
             self.driver.set_config(self._session_config())
         self._prepare_vad()

@@ -81,6 +81,9 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "snappier.", minimum=20, maximum=500),
     Setting("preroll_ms", int, 300, "Audio kept from just before you press talk, so the first syllable is not "
             "lost (ms).", minimum=0, maximum=1000),
+    Setting("audio_rest_s", int, 10, "Rest the microphone and speaker after this many seconds unused (0: never). "
+            "Resting frees the CPU and turns off the system's microphone indicator; the first press after a rest "
+            "has no pre-roll.", minimum=0, maximum=3600),
     Setting("headphones", bool, False, "I use headphones: skip the echo guard for the fastest barge-in."),
 )
 

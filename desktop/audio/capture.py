@@ -10,7 +10,7 @@ The device is opened at 24 kHz when it accepts that, else at its default rate; e
 
 The stream stays open while the app runs (warm), so a push-to-talk press can take "the pre-roll plus
 everything from now on" (`open_tap(preroll=True)`) and the first syllable spoken just before the key is not
-clipped."""
+clipped. When unused it rests (stopped, not closed: see rest() and desktop/audio/standby.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from desktop.audio.ring import BlockRing, RingBlock
 class CaptureState(enum.Enum):
     CLOSED = "closed"
     RUNNING = "running"
+    RESTING = "resting"  # open but stopped: no audio thread, no callbacks (see Capture.rest)
     SILENT_INPUT = "silent_input"  # only exact zeros: muted at the source or no permission
     NO_AUDIO = "no_audio"  # the stream is open but no callbacks arrive
     LOST = "lost"  # the stream ended on its own: the device or the server went away
@@ -159,6 +160,8 @@ class Capture:
         self._level_listeners: list[Callable[[Level], None]] = []
         self._status_listeners: list[Callable[[CaptureStatus], None]] = []
         self._watchdog: asyncio.TimerHandle | None = None
+        self._resting = False
+        self._switch: asyncio.Lock | None = None  # serialises rest() and wake()
         self.last_level: Level | None = None
 
     # -- public ----
@@ -176,6 +179,57 @@ class Capture:
         await self._loop.run_in_executor(None, self._open_blocking)
         self._set_status(CaptureStatus(CaptureState.RUNNING, self.device_notice or ""))
         self._watchdog = self._loop.call_later(0.25, self._watch)
+
+    @property
+    def is_resting(self) -> bool:
+        return self._resting
+
+    async def rest(self) -> None:
+        """Stops the stream without closing it: no audio thread and no callbacks, so no CPU, and the system's
+        microphone-in-use indicator can go off. wake() restarts it in milliseconds, where a fresh open through
+        PulseAudio takes up to two seconds before its first block. The pre-roll is dropped: after a rest it
+        would be old audio."""
+        async with self._lock_switch():
+            stream = self._stream
+            if stream is None or self._resting or self._loop is None:
+                return
+            self._resting = True  # before stop(): the finished callback it causes is not a lost device
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+            await self._loop.run_in_executor(None, stream.abort)
+            self._drain()
+            self._preroll.clear()
+            self._preroll_samples = 0
+            if self.device_rate:  # the resampler restarts on wake: keep the two counters aligned
+                self._out_frames = round(self._in_frames * MODEL_RATE / self.device_rate)
+            self._set_status(CaptureStatus(CaptureState.RESTING))
+
+    async def wake(self) -> None:
+        """Restarts a resting stream; returns once it runs (its first block follows some 50 ms later)."""
+        async with self._lock_switch():
+            stream = self._stream
+            if stream is None or not self._resting or self._loop is None:
+                return
+            if self._resampler is not None:
+                self._resampler = soxr.ResampleStream(self.device_rate, MODEL_RATE, 1, dtype="int16")
+            self._zero_run = 0
+            self._last_callback = 0.0
+            self._opened_at = time.monotonic()
+            try:
+                await self._loop.run_in_executor(None, stream.start)
+            except sounddevice.PortAudioError as exc:
+                self._resting = False
+                self._lost(unavailable_message(exc, "input"))
+                return
+            self._resting = False
+            self._set_status(CaptureStatus(CaptureState.RUNNING))
+            self._watchdog = self._loop.call_later(0.25, self._watch)
+
+    def _lock_switch(self) -> asyncio.Lock:
+        if self._switch is None:
+            self._switch = asyncio.Lock()
+        return self._switch
 
     async def close(self) -> None:
         stream = self._detach()
@@ -262,6 +316,7 @@ class Capture:
 
     def _detach(self) -> sounddevice.InputStream | None:
         self._closing = True
+        self._resting = False
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -297,7 +352,7 @@ class Capture:
     def _finished(self) -> None:
         """PortAudio's finished callback (its own thread): the stream stopped; if we did not stop it, it was
         lost."""
-        if not self._closing and self._loop is not None:
+        if not self._closing and not self._resting and self._loop is not None:
             try:
                 self._loop.call_soon_threadsafe(
                     self._lost,

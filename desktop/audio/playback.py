@@ -116,6 +116,9 @@ class Playback:
         self._stop_requested_at: float | None = None
         self._was_active = False
         self._wake_pending = False
+        self._resting = False
+        self._switch: asyncio.Lock | None = None  # serialises rest() and wake()
+        self._waking: asyncio.Task[None] | None = None
         self._closing = False
         self._ring: BlockRing | None = None
         self._pending_events: deque[PlaybackEvent] = deque()
@@ -175,8 +178,58 @@ class Playback:
         self.device_notice = choice.notice
         self.reported_latency = float(stream.latency)
 
+    @property
+    def is_resting(self) -> bool:
+        return self._resting
+
+    @property
+    def is_idle(self) -> bool:
+        """Nothing queued and every item over: stopping the stream now would cut nothing off."""
+        with self._lock:
+            return not self._queue and all(item.final is not None for item in self._items.values())
+
+    async def rest(self) -> bool:
+        """Stops an idle stream without closing it (no audio thread, no callbacks); feed() wakes it. True if it
+        rests now."""
+        async with self._lock_switch():
+            stream = self._stream
+            if stream is None or self._loop is None:
+                return False
+            if self._resting:
+                return True
+            if not self.is_idle:
+                return False
+            self._resting = True  # before stop(): the finished callback it causes is not a lost device
+            await self._loop.run_in_executor(None, stream.abort)
+            self._primed = False
+            self._was_active = False
+            return True  # a feed() during the stop has already asked for the wake that restarts it
+
+    async def wake(self) -> None:
+        async with self._lock_switch():
+            stream = self._stream
+            if stream is None or not self._resting or self._loop is None:
+                return
+            try:
+                await self._loop.run_in_executor(None, stream.start)
+            except sounddevice.PortAudioError as exc:
+                self._resting = False
+                self._lost(f"The speaker could not restart: {unavailable_message(exc, 'output')}")
+                return
+            self._resting = False
+
+    def _lock_switch(self) -> asyncio.Lock:
+        if self._switch is None:
+            self._switch = asyncio.Lock()
+        return self._switch
+
+    def _wake_soon(self) -> None:
+        if self._loop is not None and (self._waking is None or self._waking.done()):
+            self._waking = self._loop.create_task(self.wake())
+
     def _detach(self) -> sounddevice.OutputStream | None:
         self._closing = True
+        self._resting = False
         with self._lock:
             self._drop_queue()
         stream, self._stream = self._stream, None
@@ -201,6 +254,8 @@ class Playback:
         with self._lock:
             item.received += len(samples)
             self._enqueue(item, data)
+        if self._resting:
+            self._wake_soon()
         return True
 
     def finish(self, item_id: str) -> None:
@@ -414,7 +469,7 @@ class Playback:
         return candidates[-1] if candidates else None
 
     def _finished(self) -> None:
-        if not self._closing and self._loop is not None:
+        if not self._closing and not self._resting and self._loop is not None:
             try:
                 self._loop.call_soon_threadsafe(
                     self._lost,

@@ -252,9 +252,13 @@ class MainWindow(QMainWindow):
             self.mode_box.blockSignals(False)
 
     def changeEvent(self, event: QEvent) -> None:
-        """A key released while another window had focus never reaches us: end the turn when focus leaves."""
-        if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
-            self.hold_key.release_now()
+        """A key released while another window had focus never reaches us: end the turn when focus leaves. Focus
+        arriving means the user may talk soon: wake a resting microphone so its pre-roll is ready."""
+        if event.type() == QEvent.Type.ActivationChange:
+            if self.isActiveWindow():
+                self.controller.wake_audio()
+            else:
+                self.hold_key.release_now()
         super().changeEvent(event)
 
     def _watch_keys(self, root: QWidget) -> None:

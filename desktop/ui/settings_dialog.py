@@ -216,7 +216,7 @@ class TurnsPage(OptionsPage):
 
 class AudioPage(OptionsPage):
     title = "Audio"
-    keys = ("input_device", "output_device", "jitter_ms", "preroll_ms")
+    keys = ("input_device", "output_device", "jitter_ms", "preroll_ms", "audio_rest_s")
 
     def __init__(self, list_devices: Callable[[str], list[str]], rescan: Callable[[], None],
                  parent: QWidget | None = None) -> None:

@@ -54,9 +54,9 @@ def with_app(qloop: asyncio.Runner, pulse: PulseServer, realtime_server: Realtim
     while the loop is not running would step asyncio tasks outside it (and break the connection's tasks)."""
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
 
-    def run(scenario: Scenario) -> None:
+    def run(scenario: Scenario, **settings: object) -> None:
         async def whole() -> None:
-            parts = await start_app(realtime_server.url, tmp_path)
+            parts = await start_app(realtime_server.url, tmp_path, **settings)
             try:
                 await until(parts.window.isActiveWindow, what="window active")
                 await scenario(App(parts.controller, parts.window, parts.recorder, realtime_server, pulse))
@@ -102,6 +102,44 @@ def test_holding_space_sends_clear_appends_commit_and_response(with_app: Callabl
         assert len(app.window.waveform.lane_columns("assistant")[1]) > 0
 
     with_app(scenario)
+
+
+def test_resting_audio_wakes_for_a_press_and_for_the_reply(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
+        audio = app.controller.audio
+        await until(lambda: audio.capture.is_resting and audio.playback.is_resting, within=10,
+                    what="microphone and speaker rest after a second unused")
+        QApplication.sendEvent(app.window, QEvent(QEvent.Type.ActivationChange))  # the window comes to the front
+        await until(lambda: not audio.capture.is_resting, what="the mic wakes with the window")
+        await until(lambda: audio.capture.is_resting, within=10, what="and rests again")
+        app.pulse.play_into_mic(speech_wav("What time is it in Lisbon right now?"))
+        key(app.window, QEvent.Type.KeyPress)  # pressing talk on a resting mic
+        await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 30,
+                    what="0.6 s of microphone audio sent")
+        key(app.window, QEvent.Type.KeyRelease)
+        await app.server.async_wait_for("response.create")
+        await until(lambda: app.controller.turn_state == "idle", within=20, what="reply played to the end")
+        _mins, maxs = app.window.waveform.lane_columns("mic")
+        assert float(maxs.max()) > 0.1, "the spoken words were captured after the wake"
+        assert len(app.window.waveform.lane_columns("assistant")[1]) > 50, "the resting speaker played the reply"
+        # A rest is not a lost device nor a dead one (the virtual mic's digital silence may be reported: it is).
+        assert not [e for e in app.recorder.errors if "stopped" in e[0] or "no audio at all" in e[0]]
+        await until(lambda: audio.capture.is_resting and audio.playback.is_resting, within=10,
+                    what="both rest again after the turn")
+
+    with_app(scenario, audio_rest_s=1)
+
+
+def test_hands_free_keeps_the_microphone_awake(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
+        audio = app.controller.audio
+        app.window.mode_box.setCurrentIndex(app.window.mode_box.findData("server_vad"))
+        await until(lambda: audio.playback.is_resting, within=10, what="the idle speaker rests")
+        # The same check that rested the speaker kept the microphone.
+        assert not audio.capture.is_resting, "hands-free listens: its microphone never rests"
+        assert app.controller.hands_free
+
+    with_app(scenario, audio_rest_s=1)
 
 
 def test_a_short_tap_sends_no_turn(with_app: Callable[[Scenario], None]) -> None:
