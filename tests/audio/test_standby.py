@@ -5,6 +5,7 @@ what is unused and keeps what is needed."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def test_resting_capture_runs_no_callbacks_then_wakes_and_captures(pulse: PulseS
             await asyncio.get_running_loop().run_in_executor(None, playing.wait)
             await pause(0.3)
             chunks = tap.take_all()
-            gaps = [b.index - (a.index + len(a.pcm)) for a, b in zip(chunks, chunks[1:], strict=False)]
+            gaps = [b.index - (a.index + len(a.pcm)) for a, b in itertools.pairwise(chunks)]
             return during_rest, preroll_after_rest, states, joined(chunks), max(gaps, default=0), min(gaps, default=0)
         finally:
             await capture.close()

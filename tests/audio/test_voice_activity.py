@@ -45,3 +45,14 @@ def test_reset_forgets_state(tmp_path: Path) -> None:
     decisions(vad, speech_24k(tmp_path, "one two three four"))
     vad.reset()
     assert not vad.speaking
+
+
+def test_quiet_frames_skip_the_model_and_speech_after_them_is_still_found(tmp_path: Path) -> None:
+    vad = VoiceActivity()
+    room = np.random.default_rng(2).normal(0, 30, 24000 * 2).astype(np.int16)  # about -60 dBFS
+    assert not any(decisions(vad, room))
+    assert vad.model_runs == 0
+    speech = speech_24k(tmp_path, "Hello there, could you tell me the time in Paris?")
+    flags = decisions(vad, np.concatenate((room, speech)))
+    assert vad.model_runs > 0
+    assert sum(flags) > 0.3 * len(flags)

@@ -124,3 +124,19 @@ def test_lane_pixels_span_each_columns_range_with_new_audio_at_the_right() -> No
     assert 1 <= heights[width - 10] <= 2  # silence: a thin line, still visible
     assert heights[: width // 2].sum() == 0  # only half the lane has audio yet: the older half is empty
     assert (pixels[0, : width // 2] == (0xFF000000 | BACKGROUND.rgb() & 0xFFFFFF)).all()
+
+
+def test_scrolled_picture_equals_a_fresh_drawing(qtbot: QtBot) -> None:
+    """Between frames only new columns are drawn; after many frames the picture must be what a full redraw
+    gives."""
+    view = make_view(qtbot)
+    speech = (np.random.default_rng(3).normal(0, 6000, RATE * 8)).clip(-32768, 32767).astype(np.int16)
+    for start in range(0, len(speech), 960 * 3):  # 120 ms per frame, past the 5 s window
+        view.push_mic(speech[start : start + 960 * 3])
+        view.grab()  # paints now
+    lane = view._lanes["mic"]
+    _key, _pushed, scrolled, _image = view._images["mic"]
+    fresh = lane_pixels(lane.mins, lane.maxs, lane.filled, len(lane.mins), scrolled.shape[0], MIC_COLOUR)
+    assert view.frames_painted > 50
+    assert lane.pushed > len(lane.mins)  # it did scroll past a whole window
+    assert np.array_equal(scrolled, fresh)
