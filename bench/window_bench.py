@@ -2,7 +2,7 @@
 when idle. The whole app runs as for a user (controller, window offscreen, PulseAudio virtual devices, the
 loopback Realtime server streaming a reply in real time); CPU is the process's, audio threads included.
 
-    .venv/bin/python bench/window_bench.py [--seconds 8]
+    .venv/bin/python bench/window_bench.py [--seconds 20]
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ async def run(seconds: float) -> list[tuple[str, str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:

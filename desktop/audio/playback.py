@@ -493,15 +493,21 @@ class Playback:
             events = list(self._pending_events)
             self._pending_events.clear()
         ring = self._ring
-        if ring is not None:
-            for block in ring.read():
-                pcm = np.clip(np.round(block.samples * 32767.0), -32768, 32767).astype(np.int16)
+        blocks = list(ring.read()) if ring is not None else []
+        if blocks:
+            # One conversion and one hand-over per drain (a few blocks): each listener call crosses into Qt.
+            joined = np.concatenate([block.samples for block in blocks]) if len(blocks) > 1 else blocks[0].samples
+            pcm_all = np.clip(np.round(joined * 32767.0), -32768, 32767).astype(np.int16)
+            start = 0
+            for block in blocks:
+                pcm = pcm_all[start : start + len(block.samples)]
+                start += len(block.samples)
                 level = measure(pcm, block.adc_time, block.monotonic, self.config.level_bins)
                 self.last_level = level
                 for listener in list(self._level_listeners):
                     listener(level)
-                for pcm_listener in list(self._pcm_listeners):
-                    pcm_listener(pcm)
+            for pcm_listener in list(self._pcm_listeners):
+                pcm_listener(pcm_all)
         for event in events:
             self._emit(event)
 

