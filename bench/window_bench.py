@@ -75,6 +75,19 @@ async def cpu_percent(seconds: float) -> tuple[float, dict[str, float]]:
     return 100 * (cpu_seconds() - cpu0) / wall, threads
 
 
+WINDOWS = 5
+
+
+async def median_cpu(seconds: float) -> tuple[float, dict[str, float], str]:
+    """The median of WINDOWS measurements over `seconds` in all: on a shared VM one window now and then runs at
+    half speed (everything in it, the test server too, costs double), which a single long window would average
+    in."""
+    found = [await cpu_percent(seconds / WINDOWS) for _ in range(WINDOWS)]
+    found.sort(key=lambda item: item[0])
+    cpu, threads = found[WINDOWS // 2]
+    return cpu, threads, f"{found[0][0]:.1f}-{found[-1][0]:.1f} %"
+
+
 async def run(seconds: float) -> list[tuple[str, str, str]]:
     collector = MainThreadCollector()  # as the app runs it (desktop/app/bootstrap.py)
     collector.start()
@@ -97,14 +110,17 @@ async def run(seconds: float) -> list[tuple[str, str, str]]:
             rows.append(("start: launch to steady duplex, CPU time", f"{cpu_seconds() - launch_cpu:.2f} s in "
                          f"{time.monotonic() - launch_wall:.1f} s", ""))
             painted = app.window.waveform.frames_painted
-            cpu, threads = await cpu_percent(seconds / 2)
+            cpu, threads, spread = await median_cpu(seconds / 2)
             fps = (app.window.waveform.frames_painted - painted) / (seconds / 2)
-            lags = await loop_lag(seconds / 2)
+            lag_windows = [await loop_lag(seconds / 2 / WINDOWS) for _ in range(WINDOWS)]
+            lags = [lag for window in lag_windows for lag in window]
+            p99s = sorted(float(np.percentile(window, 99)) for window in lag_windows)
             server_cpu = threads.get("realtime-test-server", 0.0)
             rows.append(("duplex: event-loop lag p50 / p99", f"{np.percentile(lags, 50):.1f} / "
-                         f"{np.percentile(lags, 99):.1f} ms", "p99 <= 8 ms"))
+                         f"{p99s[WINDOWS // 2]:.1f} ms", f"p99 <= 8 ms (median of {WINDOWS} windows' p99; "
+                         f"{p99s[0]:.1f}-{p99s[-1]:.1f}; whole run {np.percentile(lags, 99):.1f})"))
             rows.append(("duplex: CPU of the app (process minus test server)", f"{cpu - server_cpu:.1f} %",
-                         "<= 8 % of one core"))
+                         f"<= 8 % of one core (median of {WINDOWS} windows; process {spread})"))
             for name, value in sorted(threads.items(), key=lambda item: -item[1])[:6]:
                 rows.append((f"  thread {name[:38]}", f"{value:.1f} %", ""))
             rows.append(("duplex: waveform frames painted per second", f"{fps:.0f}", "<= 60"))

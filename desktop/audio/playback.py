@@ -37,7 +37,7 @@ import soxr
 
 from desktop.audio.devices import MODEL_RATE, choose_device, close_quietly, keep_alive, stream_rate, unavailable_message
 from desktop.audio.errors import AudioUnavailable
-from desktop.audio.levels import Level, measure
+from desktop.audio.levels import Level, measure_blocks
 from desktop.audio.ring import BlockRing
 
 _LOG_BLOCKS = 400  # per item: block log kept for the played clock; older blocks have certainly been heard
@@ -498,12 +498,10 @@ class Playback:
             # One conversion and one hand-over per drain (a few blocks): each listener call crosses into Qt.
             joined = np.concatenate([block.samples for block in blocks]) if len(blocks) > 1 else blocks[0].samples
             pcm_all = np.clip(np.round(joined * 32767.0), -32768, 32767).astype(np.int16)
-            start = 0
-            for block in blocks:
-                pcm = pcm_all[start : start + len(block.samples)]
-                start += len(block.samples)
-                level = measure(pcm, block.adc_time, block.monotonic, self.config.level_bins)
-                self.last_level = level
+            levels = measure_blocks(pcm_all, [len(b.samples) for b in blocks], [b.adc_time for b in blocks],
+                                    [b.monotonic for b in blocks], self.config.level_bins)
+            self.last_level = levels[-1]
+            for level in levels:
                 for listener in list(self._level_listeners):
                     listener(level)
             for pcm_listener in list(self._pcm_listeners):
