@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from desktop.audio.capture import Capture, CaptureConfig
 from desktop.audio.playback import Playback, PlaybackConfig
-from tests.support.pulse import PulseServer, start_pulse
+from tests.support.pulse import WARM_UP_S, PulseServer, start_pulse
 from tests.support.sounds import tone
 
 DELTA = 1200
@@ -124,6 +124,7 @@ async def duplex(server: PulseServer, seconds: float) -> dict[str, list[float]]:
 
 async def main(trials: int, seconds: float) -> None:
     server = start_pulse()
+    await asyncio.sleep(WARM_UP_S)  # a just-started audio server costs its clients more (tests/support/pulse.py)
     try:
         stop = await stop_trials(server, trials)
         both = await duplex(server, seconds)

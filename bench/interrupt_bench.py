@@ -27,7 +27,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from tests.support.app_harness import App, start_app, stop_app, until
-from tests.support.pulse import PulseServer, start_pulse
+from tests.support.pulse import WARM_UP_S, PulseServer, start_pulse
 from tests.support.realtime_server import RealtimeTestServer
 from tests.support.sounds import read_wav, speech_wav, tone
 
@@ -182,6 +182,7 @@ async def echo_replies(pulse: PulseServer, server: RealtimeTestServer, replies: 
 
 async def run(trials: int, echo_count: int) -> None:
     pulse = start_pulse()
+    await asyncio.sleep(WARM_UP_S)  # a just-started audio server costs its clients more (tests/support/pulse.py)
     server = RealtimeTestServer().start()
     try:
         latencies, errors, output_latency = await trigger_trials(pulse, server, trials)

@@ -341,6 +341,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# A daemon that has just started makes its clients' audio threads cost several times more for its first 15-20 s
+# (measured: two PortAudio streams with empty callbacks, 14 % of a core at once, 2-3 % after 20 s). A user's audio
+# server has been running since login, so benches wait this long before measuring.
+WARM_UP_S = 20.0
+
+
 def start_pulse(root: Path | None = None) -> PulseServer:
     """Starts a private server (for scripts such as the bench); the caller must call .stop()."""
     server = PulseServer(Path(root) if root else Path(tempfile.mkdtemp(prefix="parley-pulse-")))
