@@ -41,7 +41,7 @@ def test_screenshots_of_idle_conversation_and_settings(x_display: str, pulse: Pu
     out = Path(os.environ.get("PARLEY_SCREENSHOTS") or tmp_path)
     realtime_server.script_response(function_calls=[("get_current_time", "{}")])
     realtime_server.script_response(
-        audio=spoken_tone(8.0), speed=1.0,
+        audio=spoken_tone(8.0), speed=2.0,  # the API streams ahead of playback: the unheard words are shown
         transcript="It is a quarter past two, so your three o'clock meeting starts in forty-five minutes. "
                    "Do you want me to set a reminder ten minutes before it?")
     rng = np.random.default_rng(3)
