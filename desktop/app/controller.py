@@ -263,9 +263,13 @@ class Controller(QObject):
                 self.driver.audio(chunk.data, preroll=True)
 
     async def _detect(self, chunk: Any) -> bool:
-        """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares.
+        """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares. Chunks the
+        quiet gates settle (most of them: room noise) are judged in place, without the trip to the worker.
         True when this chunk made the user interrupt the assistant."""
-        frames = await asyncio.get_event_loop().run_in_executor(self._vad_pool, self._vad.feed, chunk.pcm)
+        if self._vad.take(chunk.pcm):
+            frames = await asyncio.get_running_loop().run_in_executor(self._vad_pool, self._vad.judge)
+        else:
+            frames = self._vad.judge()
         if not frames or self.turn_state not in ("speaking", "thinking"):
             return False
         mic_rms = max(f.rms for f in frames)

@@ -55,13 +55,16 @@ class FrameScorer:
     def reset(self) -> None:
         self._silero.reset()
 
+    def gated_out(self, frame: np.ndarray) -> bool:
+        """True when the frame is plainly not speech (too quiet, or webrtcvad says so): microseconds."""
+        pcm = np.clip(frame, -1.0, 1.0) * 32767.0
+        if float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) < self.quiet_rms:
+            return True
+        return self._gate is not None and not self._gate.is_speech(pcm[:GATE_SAMPLES].astype("<i2").tobytes(), 16000)
+
     def score(self, frame: np.ndarray, gate: bool = True) -> float:
-        if gate:
-            pcm = np.clip(frame, -1.0, 1.0) * 32767.0
-            if float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) < self.quiet_rms:
-                return 0.0
-            if self._gate is not None and not self._gate.is_speech(pcm[:GATE_SAMPLES].astype("<i2").tobytes(), 16000):
-                return 0.0
+        if gate and self.gated_out(frame):
+            return 0.0
         self.model_runs += 1
         return float(self._silero.process(np.ascontiguousarray(frame, dtype=np.float32)))
 
@@ -91,9 +94,26 @@ class VoiceActivity:
 
     def feed(self, pcm24k: np.ndarray) -> list[VadFrame]:
         """Takes int16 24 kHz samples; returns one decision per complete 32 ms frame."""
+        self.take(pcm24k)
+        return self.judge()
+
+    def take(self, pcm24k: np.ndarray) -> bool:
+        """Resamples and queues a chunk (cheap, on any thread). Returns whether judging what is queued needs the
+        model: False when outside speech every complete frame is gated out, so judge() takes microseconds and
+        the caller can run it in place instead of handing it to a worker thread."""
         floats = pcm24k.astype(np.float32) / 32768.0
         resampled = self._resampler.resample_chunk(floats)
         self._pending = np.concatenate((self._pending, resampled)) if self._pending.size else resampled
+        complete = self._pending.size // FRAME_16K
+        if complete == 0:
+            return False
+        if self.speaking or self._run:
+            return True
+        frames = self._pending[: complete * FRAME_16K].reshape(complete, FRAME_16K)
+        return not all(self._scorer.gated_out(frame) for frame in frames)
+
+    def judge(self) -> list[VadFrame]:
+        """One decision per complete queued frame, in order."""
         frames = []
         while self._pending.size >= FRAME_16K:
             frame, self._pending = self._pending[:FRAME_16K], self._pending[FRAME_16K:]

@@ -56,3 +56,18 @@ def test_quiet_frames_skip_the_model_and_speech_after_them_is_still_found(tmp_pa
     flags = decisions(vad, np.concatenate((room, speech)))
     assert vad.model_runs > 0
     assert sum(flags) > 0.3 * len(flags)
+
+
+def test_take_says_when_the_model_is_needed(tmp_path: Path) -> None:
+    vad = VoiceActivity()
+    room = np.random.default_rng(5).normal(0, 30, 24000).astype(np.int16)
+    needed = [vad.take(room[start:start + 960]) for start in range(0, room.size, 960)]
+    assert not any(needed)  # room noise: judged in place
+    assert len(vad.judge()) == 24000 * 16 // 24 // 512 and vad.model_runs == 0
+    speech = speech_24k(tmp_path, "Hello there, could you tell me the time in Paris?")
+    needed = []
+    flags: list[bool] = []
+    for start in range(0, speech.size, 960):
+        needed.append(vad.take(speech[start:start + 960]))
+        flags += [frame.speech for frame in vad.judge()]
+    assert any(needed) and vad.model_runs > 0 and any(flags)
