@@ -22,7 +22,9 @@ OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
 
 @dataclass(frozen=True)
 class Setting(Generic[T]):
-    """One persisted option. `choices` restricts str settings; `minimum`/`maximum` bound numbers."""
+    """One persisted option. `choices` restricts str settings; `minimum`/`maximum` bound numbers. `label` is what
+    the settings dialog shows beside the field (the description is its tooltip), `unit` the spin box's suffix and
+    `zero_label` what a spin box shows for 0 when 0 means something special."""
 
     key: str
     type: type[T]
@@ -31,6 +33,9 @@ class Setting(Generic[T]):
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    label: str = ""
+    unit: str = ""
+    zero_label: str = ""
 
     def coerce(self, raw: Any) -> T:
         """Turns what QSettings hands back (often a str on Linux) into the declared type, or the default."""
@@ -52,38 +57,46 @@ class Setting(Generic[T]):
 
 SETTINGS: tuple[Setting[Any], ...] = (
     Setting("backend", str, "auto", "Which server Parley talks to: 'auto' uses the offline engine until an API key "
-            "is stored, then OpenAI.", choices=("auto", "offline", "openai", "custom")),
+            "is stored, then OpenAI.", choices=("auto", "offline", "openai", "custom"), label="Server"),
     Setting("endpoint_url", str, OPENAI_REALTIME_URL, "Realtime WebSocket endpoint (OpenAI, Azure OpenAI or a "
-            "compatible server). PARLEY_REALTIME_URL and --url override it."),
+            "compatible server). PARLEY_REALTIME_URL and --url override it.", label="Endpoint URL"),
     Setting("auth_style", str, "bearer", "How the key is sent: 'bearer' (OpenAI), 'api-key' (Azure OpenAI) or "
-            "'none' (a local server).", choices=("bearer", "api-key", "none")),
-    Setting("model", str, "gpt-realtime", "Realtime model (or Azure deployment) name."),
-    Setting("voice", str, "marin", "The assistant's voice; it can change only before its first spoken reply."),
+            "'none' (a local server).", choices=("bearer", "api-key", "none"), label="Key sent as"),
+    Setting("model", str, "gpt-realtime", "Realtime model (or Azure deployment) name.", label="Model"),
+    Setting("voice", str, "marin", "The assistant's voice; it can change only before its first spoken reply.",
+            label="Voice"),
     Setting("instructions", str, "You are Parley, a helpful voice assistant. Keep answers short and spoken.",
-            "System instructions sent with every session."),
-    Setting("transcription_model", str, "gpt-4o-mini-transcribe", "Model that transcribes what you say."),
+            "System instructions sent with every session.", label="Instructions"),
+    Setting("transcription_model", str, "gpt-4o-mini-transcribe", "Model that transcribes what you say.",
+            label="Transcription model"),
     Setting("noise_reduction", str, "near_field", "Server-side noise reduction for the microphone.",
-            choices=("near_field", "far_field", "off")),
+            choices=("near_field", "far_field", "off"), label="Noise reduction"),
     Setting("turn_mode", str, "push_to_talk", "Who decides when your turn ends: you (push-to-talk) or voice "
-            "activity detection (hands-free).", choices=("push_to_talk", "server_vad", "semantic_vad")),
-    Setting("vad_threshold", float, 0.5, "Hands-free: speech detection threshold (0–1).", minimum=0.0, maximum=1.0),
-    Setting("vad_silence_ms", int, 500, "Hands-free: silence that ends your turn (ms).", minimum=100, maximum=5000),
+            "activity detection (hands-free).", choices=("push_to_talk", "server_vad", "semantic_vad"),
+            label="Turn taking"),
+    Setting("vad_threshold", float, 0.5, "Hands-free: speech detection threshold (0–1).", minimum=0.0, maximum=1.0,
+            label="Hands-free: speech threshold"),
+    Setting("vad_silence_ms", int, 500, "Hands-free: silence that ends your turn (ms).", minimum=100, maximum=5000,
+            label="Hands-free: silence ending a turn", unit="ms"),
     Setting("vad_prefix_padding_ms", int, 300, "Hands-free: audio kept before detected speech (ms).",
-            minimum=0, maximum=2000),
+            minimum=0, maximum=2000, label="Hands-free: audio kept before speech", unit="ms"),
     Setting("semantic_eagerness", str, "auto", "Hands-free (semantic): how eagerly the model takes its turn.",
-            choices=("low", "medium", "high", "auto")),
-    Setting("input_device", str, "", "Microphone: name substring or index; empty means the system default."),
-    Setting("output_device", str, "", "Speaker: name substring or index; empty means the system default."),
-    Setting("hotkey", str, "Space", "Hold this key in the window to talk."),
+            choices=("low", "medium", "high", "auto"), label="Semantic detection: eagerness"),
+    Setting("input_device", str, "", "Microphone: name substring or index; empty means the system default.",
+            label="Microphone"),
+    Setting("output_device", str, "", "Speaker: name substring or index; empty means the system default.",
+            label="Speaker"),
+    Setting("hotkey", str, "Space", "Hold this key in the window to talk.", label="Talk key in the window"),
     Setting("global_hotkey_enabled", bool, False, "Also listen for a hold-to-talk key while other apps have focus."),
-    Setting("global_hotkey", str, "F9", "The global hold-to-talk key."),
+    Setting("global_hotkey", str, "F9", "The global hold-to-talk key.", label="Global talk key"),
     Setting("jitter_ms", int, 80, "Audio buffered before a reply starts playing (ms): more is smoother, less is "
-            "snappier.", minimum=20, maximum=500),
+            "snappier.", minimum=20, maximum=500, label="Jitter buffer", unit="ms"),
     Setting("preroll_ms", int, 300, "Audio kept from just before you press talk, so the first syllable is not "
-            "lost (ms).", minimum=0, maximum=1000),
+            "lost (ms).", minimum=0, maximum=1000, label="Pre-roll", unit="ms"),
     Setting("audio_rest_s", int, 10, "Rest the microphone and speaker after this many seconds unused (0: never). "
             "Resting frees the CPU and turns off the system's microphone indicator; the first press after a rest "
-            "has no pre-roll.", minimum=0, maximum=3600),
+            "has no pre-roll.", minimum=0, maximum=3600, label="Rest the audio after", unit="s",
+            zero_label="never"),
     Setting("headphones", bool, False, "I use headphones: skip the echo guard for the fastest barge-in."),
 )
 

@@ -53,6 +53,10 @@ def make_field(decl: Setting[Any], parent: QWidget) -> FieldWidget:
     elif decl.type is int:
         widget = QSpinBox(parent)
         widget.setRange(int(decl.minimum or 0), int(decl.maximum or 1_000_000))
+        if decl.unit:
+            widget.setSuffix(f" {decl.unit}")
+        if decl.zero_label:
+            widget.setSpecialValueText(decl.zero_label)
     elif decl.type is float:
         widget = QDoubleSpinBox(parent)
         widget.setRange(decl.minimum or 0.0, decl.maximum or 1e6)
@@ -113,7 +117,7 @@ class OptionsPage(QWidget):
             decl = setting(key)
             field = make_field(decl, self)
             self.fields[key] = field
-            label = "" if isinstance(field, QCheckBox) else decl.description.split(":")[0].split("(")[0].strip()
+            label = "" if isinstance(field, QCheckBox) else decl.label or decl.key
             self.form.addRow(label, field)
 
     def load(self, store: SettingsStore) -> None:
@@ -230,6 +234,7 @@ class AudioPage(OptionsPage):
             combo.setObjectName(key)
             combo.setToolTip(setting(key).description)
             self.form.replaceWidget(old, combo)
+            old.hide()  # removed from the layout, it would linger on screen until deleted
             old.deleteLater()
             self.fields[key] = combo
         button = QPushButton("Rescan devices", self)

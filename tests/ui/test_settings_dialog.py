@@ -8,6 +8,7 @@ from pathlib import Path
 import keyring
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox
 from pytestqt.qtbot import QtBot
 
 from desktop.app import secrets
@@ -115,3 +116,20 @@ def test_pages_round_trip_typed_values(qtbot: QtBot, tmp_path: Path) -> None:
     store = dialog.store
     assert (store.get("turn_mode"), store.get("vad_silence_ms"), store.get("headphones"),
             store.get("input_device")) == ("semantic_vad", 700, True, "vmic")
+
+
+def test_every_field_has_its_own_label_and_spin_boxes_show_units(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = make_dialog(qtbot, tmp_path / "parley.ini", KeyStore())
+    for page_type in (ConnectionPage, AudioPage, HotkeysPage, TurnsPage):
+        page = dialog.page(page_type)
+        assert page is not None
+        labels = []
+        for row in range(page.form.rowCount()):
+            item = page.form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and isinstance(item.widget(), QLabel) and item.widget().text():
+                labels.append(item.widget().text())
+        assert len(labels) == len(set(labels)), f"{page_type.__name__} repeats a label: {labels}"
+    audio = dialog.page(AudioPage)
+    assert audio is not None
+    rest = audio.fields["audio_rest_s"]
+    assert isinstance(rest, QSpinBox) and rest.suffix() == " s" and rest.specialValueText() == "never"
