@@ -9,6 +9,9 @@ from collections.abc import Callable
 import numpy as np
 
 from desktop.audio.capture import AudioChunk
+from desktop.audio.playback import Playback
+
+DELTA = 1200  # 50 ms deltas, like the server's
 
 
 async def until(condition: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
@@ -48,3 +51,9 @@ def runs(
             found.append((start * block, (i - start) * block))
             start = None
     return found
+
+
+def feed_all(playback: Playback, item_id: str, pcm: np.ndarray) -> None:
+    """Feeds a whole item in server-sized deltas."""
+    for start in range(0, len(pcm), DELTA):
+        playback.feed(item_id, pcm[start : start + DELTA].tobytes())

@@ -11,18 +11,12 @@ import numpy as np
 import pytest
 
 from desktop.audio.playback import Playback, PlaybackConfig, PlaybackEvent, StopResult
-from tests.audio.helpers import pause, runs, until
+from tests.audio.helpers import feed_all, pause, runs, until
 from tests.support.pulse import PulseServer
 from tests.support.sounds import dominant_frequency, tone
 
 pytestmark = pytest.mark.timeout(60)
 
-DELTA = 1200  # 50 ms deltas, like the server's
-
-
-def feed_all(playback: Playback, item_id: str, pcm: np.ndarray) -> None:
-    for start in range(0, len(pcm), DELTA):
-        playback.feed(item_id, pcm[start : start + DELTA].tobytes())
 
 
 def test_played_clock_matches_the_speaker_recording(pulse: PulseServer) -> None:

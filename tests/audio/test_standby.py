@@ -14,7 +14,7 @@ from desktop.audio.capture import Capture, CaptureConfig, CaptureState
 from desktop.audio.engine import AudioEngine
 from desktop.audio.playback import Playback, PlaybackConfig, PlaybackEvent
 from desktop.audio.standby import Standby
-from tests.audio.helpers import joined, pause, runs, until
+from tests.audio.helpers import feed_all, joined, pause, runs, until
 from tests.support.pulse import PulseServer
 from tests.support.sounds import active_span, dominant_frequency, tone
 
@@ -69,8 +69,7 @@ def test_resting_speaker_wakes_when_fed_and_plays_all_of_it(pulse: PulseServer) 
         try:
             rested = await playback.rest()
             resting = playback.is_resting
-            for start in range(0, len(pcm), 1200):
-                playback.feed("a", pcm[start : start + 1200].tobytes())
+            feed_all(playback, "a", pcm)
             playback.finish("a")
             await until(lambda: playback.played_samples("a") >= playback.received_samples("a"), within=15,
                         what="the whole item played")
