@@ -80,6 +80,7 @@ class Controller(QObject):
         self._vad_pool: ThreadPoolExecutor | None = None
         self._guard: Any = None
         self._standby: Any = None  # desktop.audio.standby.Standby once audio is open
+        self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
         self._tools: Any = None
         self._ready = asyncio.Event()
         self._closed = False
@@ -183,7 +184,7 @@ class Controller(QObject):
             engine.capture.add_status_listener(self._on_capture_status),
         ]
         self.talk_availability.emit(True, "")
-        self.spawn(self._pump_mic())
+        self._pump = self.spawn(self._pump_mic())
         self._standby = Standby(engine, float(s.get("audio_rest_s")), self._mic_needed)
         self._standby.activity()
 
@@ -208,6 +209,10 @@ class Controller(QObject):
         try:
             for notice in await self.audio.rescan():
                 self.notice.emit(notice)
+            if self._pump is None or self._pump.done():  # closing the old stream ended the pump's tap
+                self._pump = self.spawn(self._pump_mic())
+            if self._standby is not None:
+                self._standby.activity()
             self.talk_availability.emit(True, "")
         except AudioUnavailable as exc:
             self._audio_problem(str(exc), "Connect a microphone and speaker, then Rescan again.")

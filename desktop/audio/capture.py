@@ -161,7 +161,7 @@ class Capture:
         self._status_listeners: list[Callable[[CaptureStatus], None]] = []
         self._watchdog: asyncio.TimerHandle | None = None
         self._resting = False
-        self._switch: asyncio.Lock | None = None  # serialises rest() and wake()
+        self._switch = asyncio.Lock()  # serialises rest() and wake() (binds to a loop only when first used)
         self.last_level: Level | None = None
 
     # -- public ----
@@ -189,7 +189,7 @@ class Capture:
         microphone-in-use indicator can go off. wake() restarts it in milliseconds, where a fresh open through
         PulseAudio takes up to two seconds before its first block. The pre-roll is dropped: after a rest it
         would be old audio."""
-        async with self._lock_switch():
+        async with self._switch:
             stream = self._stream
             if stream is None or self._resting or self._loop is None:
                 return
@@ -207,7 +207,7 @@ class Capture:
 
     async def wake(self) -> None:
         """Restarts a resting stream; returns once it runs (its first block follows some 50 ms later)."""
-        async with self._lock_switch():
+        async with self._switch:
             stream = self._stream
             if stream is None or not self._resting or self._loop is None:
                 return
@@ -225,11 +225,6 @@ class Capture:
             self._resting = False
             self._set_status(CaptureStatus(CaptureState.RUNNING))
             self._watchdog = self._loop.call_later(0.25, self._watch)
-
-    def _lock_switch(self) -> asyncio.Lock:
-        if self._switch is None:
-            self._switch = asyncio.Lock()
-        return self._switch
 
     async def close(self) -> None:
         stream = self._detach()

@@ -119,7 +119,7 @@ class Playback:
         self._wake_pending = False
         self._last_wake = 0.0
         self._resting = False
-        self._switch: asyncio.Lock | None = None  # serialises rest() and wake()
+        self._switch = asyncio.Lock()  # serialises rest() and wake() (binds to a loop only when first used)
         self._waking: asyncio.Task[None] | None = None
         self._closing = False
         self._ring: BlockRing | None = None
@@ -193,7 +193,7 @@ class Playback:
     async def rest(self) -> bool:
         """Stops an idle stream without closing it (no audio thread, no callbacks); feed() wakes it. True if it
         rests now."""
-        async with self._lock_switch():
+        async with self._switch:
             stream = self._stream
             if stream is None or self._loop is None:
                 return False
@@ -208,7 +208,7 @@ class Playback:
             return True  # a feed() during the stop has already asked for the wake that restarts it
 
     async def wake(self) -> None:
-        async with self._lock_switch():
+        async with self._switch:
             stream = self._stream
             if stream is None or not self._resting or self._loop is None:
                 return
@@ -219,11 +219,6 @@ class Playback:
                 self._lost(f"The speaker could not restart: {unavailable_message(exc, 'output')}")
                 return
             self._resting = False
-
-    def _lock_switch(self) -> asyncio.Lock:
-        if self._switch is None:
-            self._switch = asyncio.Lock()
-        return self._switch
 
     def _wake_soon(self) -> None:
         if self._loop is not None and (self._waking is None or self._waking.done()):

@@ -130,6 +130,22 @@ def test_resting_audio_wakes_for_a_press_and_for_the_reply(with_app: Callable[[S
     with_app(scenario, audio_rest_s=1)
 
 
+def test_talking_still_works_after_a_device_rescan(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
+        available = asyncio.ensure_future(next_emission(app.controller.talk_availability, within=20))
+        app.controller.rescan_audio()  # Settings → Audio → Rescan devices: both streams closed and reopened
+        assert (await available)[0] is True
+        app.pulse.play_into_mic(speech_wav("Are you still listening to me?"))
+        key(app.window, QEvent.Type.KeyPress)
+        await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 15,
+                    what="0.6 s of microphone audio sent after the rescan")
+        key(app.window, QEvent.Type.KeyRelease)
+        await app.server.async_wait_for("response.create")
+        await until(lambda: app.controller.turn_state == "idle", within=20, what="reply played to the end")
+
+    with_app(scenario)
+
+
 def test_hands_free_keeps_the_microphone_awake(with_app: Callable[[Scenario], None]) -> None:
     async def scenario(app: App) -> None:
         audio = app.controller.audio
