@@ -161,10 +161,9 @@ class Controller(QObject):
             self._audio_problem(f"The audio library could not load: {exc}", "Install libportaudio2, then restart.")
             return
         s = self.settings
-        capture = CaptureConfig(device=_device(self.options.input_device or s.get("input_device")),
-                                preroll_ms=float(s.get("preroll_ms")))
-        playback = PlaybackConfig(device=_device(self.options.output_device or s.get("output_device")),
-                                  prebuffer_ms=float(s.get("jitter_ms")))
+        input_device, output_device = self._wanted_devices()
+        capture = CaptureConfig(device=input_device, preroll_ms=float(s.get("preroll_ms")))
+        playback = PlaybackConfig(device=output_device, prebuffer_ms=float(s.get("jitter_ms")))
         engine = AudioEngine(capture, playback)
         try:
             await engine.open()
@@ -199,23 +198,35 @@ class Controller(QObject):
             self._standby.wake_mic()
 
     def rescan_audio(self) -> None:
-        """Settings → Rescan: reopen the streams so devices plugged in since start appear."""
-        if self.audio is not None:
-            self.spawn(self._rescan())
+        """Settings → Rescan: re-read the devices (a headset plugged in since start appears) and reopen the
+        chosen ones; with no audio at start, try again from scratch."""
+        self.spawn(self._reopen_audio(rescan=True))
 
-    async def _rescan(self) -> None:
+    def _wanted_devices(self) -> tuple[str | int | None, str | int | None]:
+        s = self.settings
+        return (_device(self.options.input_device or s.get("input_device")),
+                _device(self.options.output_device or s.get("output_device")))
+
+    async def _reopen_audio(self, rescan: bool) -> None:
+        from desktop.audio.devices import rescan as rescan_devices
         from desktop.audio.errors import AudioUnavailable
 
+        if self.audio is None:
+            if rescan:
+                rescan_devices()
+            await self._open_audio()
+            return
         try:
-            for notice in await self.audio.rescan():
+            for notice in await self.audio.reopen(*self._wanted_devices(), rescan_devices=rescan):
                 self.notice.emit(notice)
-            if self._pump is None or self._pump.done():  # closing the old stream ended the pump's tap
-                self._pump = self.spawn(self._pump_mic())
-            if self._standby is not None:
-                self._standby.activity()
-            self.talk_availability.emit(True, "")
         except AudioUnavailable as exc:
             self._audio_problem(str(exc), "Connect a microphone and speaker, then Rescan again.")
+            return
+        if self._pump is None or self._pump.done():  # closing the old stream ended the pump's tap
+            self._pump = self.spawn(self._pump_mic())
+        if self._standby is not None:
+            self._standby.activity()
+        self.talk_availability.emit(True, "")
 
     def _audio_problem(self, message: str, advice: str) -> None:
         log.warning("audio unavailable: %s", message)
@@ -392,6 +403,9 @@ class Controller(QObject):
         if self._standby is not None:
             self._standby.rest_after_s = float(self.settings.get("audio_rest_s"))
             self._standby.wake_mic()
+        if self.audio is not None and self._wanted_devices() != (self.audio.capture.config.device,
+                                                                 self.audio.playback.config.device):
+            await self._reopen_audio(rescan=False)  # another microphone or speaker was chosen
         self._mode = str(self.settings.get("turn_mode"))
         self.mode_changed.emit(self._mode)
         await self._connect()

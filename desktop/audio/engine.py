@@ -36,15 +36,20 @@ class AudioEngine:
 
     async def rescan(self) -> list[str]:
         """Closes both streams, re-initialises PortAudio so new devices appear, reopens; returns notices."""
-        await self.close()
-        rescan()
-        await self.open()
-        return self.notices
+        return await self.reopen(self.capture.config.device, self.playback.config.device, rescan_devices=True)
 
     async def use_devices(self, input_device: str | int | None, output_device: str | int | None) -> list[str]:
         """Switches devices (by name substring or index); a missing one falls back to the default with a
         notice."""
+        return await self.reopen(input_device, output_device)
+
+    async def reopen(self, input_device: str | int | None, output_device: str | int | None,
+                     rescan_devices: bool = False) -> list[str]:
+        """Closes both streams, optionally re-initialises PortAudio (devices plugged in since appear), opens the
+        given devices; returns notices. Raises AudioUnavailable as open() does."""
         await self.close()
+        if rescan_devices:
+            rescan()
         self.capture.config = replace(self.capture.config, device=input_device)
         self.playback.config = replace(self.playback.config, device=output_device)
         await self.open()

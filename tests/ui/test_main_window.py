@@ -146,6 +146,24 @@ def test_talking_still_works_after_a_device_rescan(with_app: Callable[[Scenario]
     with_app(scenario)
 
 
+def test_choosing_another_microphone_in_settings_takes_effect(with_app: Callable[[Scenario], None]) -> None:
+    async def scenario(app: App) -> None:
+        audio = app.controller.audio
+        assert audio.capture.device_name == "default"
+        app.controller.settings.set("input_device", "pulse")  # what Settings → Audio → OK stores
+        await app.controller.apply_settings()
+        assert audio.capture.device_name == "pulse" and audio.playback.device_name == "default"
+        await until(lambda: app.controller.turn_state == "idle", what="reconnected")
+        app.pulse.play_into_mic(speech_wav("Can you hear me on this microphone?"))
+        key(app.window, QEvent.Type.KeyPress)
+        await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 15,
+                    what="0.6 s of the new microphone sent")
+        key(app.window, QEvent.Type.KeyRelease)
+        await app.server.async_wait_for("response.create")
+
+    with_app(scenario)
+
+
 def test_hands_free_keeps_the_microphone_awake(with_app: Callable[[Scenario], None]) -> None:
     async def scenario(app: App) -> None:
         audio = app.controller.audio
