@@ -26,7 +26,15 @@ import numpy as np
 import sounddevice
 import soxr
 
-from desktop.audio.devices import MODEL_RATE, choose_device, close_quietly, keep_alive, stream_rate, unavailable_message
+from desktop.audio.devices import (
+    MODEL_RATE,
+    choose_device,
+    close_quietly,
+    keep_alive,
+    open_off_loop,
+    stream_rate,
+    unavailable_message,
+)
 from desktop.audio.errors import AudioUnavailable
 from desktop.audio.levels import Level, measure
 from desktop.audio.ring import BlockRing, RingBlock
@@ -176,7 +184,7 @@ class Capture:
         if self._stream is not None:
             return
         self._loop = asyncio.get_running_loop()
-        await self._loop.run_in_executor(None, self._open_blocking)
+        await open_off_loop(self._loop, self._open_blocking)
         self._set_status(CaptureStatus(CaptureState.RUNNING, self.device_notice or ""))
         self._watchdog = self._loop.call_later(0.25, self._watch)
 

@@ -6,6 +6,9 @@ engine closes its streams before calling it and reopens them after."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -162,6 +165,19 @@ def rescan() -> None:
 # frees the callback PortAudio is about to call (a segfault in the audio thread, seen in the test suite); held
 # here, an unclosed stream can only leak, never crash.
 LIVE_STREAMS: set[sounddevice.InputStream | sounddevice.OutputStream] = set()
+
+
+async def open_off_loop(loop: asyncio.AbstractEventLoop, open_blocking: Callable[[], None]) -> None:
+    """Runs a blocking stream open on a worker thread. If the caller is cancelled meanwhile (the app closing
+    while audio comes up), the open still finishes before the cancellation goes on, so whoever cleans up finds
+    the stream and closes it: an abandoned open would leave a running stream that nobody owns."""
+    opening = loop.run_in_executor(None, open_blocking)
+    try:
+        await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await opening
+        raise
 
 
 def keep_alive(stream: sounddevice.InputStream | sounddevice.OutputStream) -> None:

@@ -22,11 +22,12 @@ class AudioEngine:
         return [n for n in (self.capture.device_notice, self.playback.device_notice) if n]
 
     async def open(self) -> None:
-        """Opens output then input; raises AudioUnavailable (from whichever failed) and leaves both closed."""
+        """Opens output then input; raises AudioUnavailable (from whichever failed) and leaves both closed, as it
+        does when cancelled."""
         try:
             await self.playback.open()
             await self.capture.open()
-        except Exception:
+        except BaseException:  # a failure, or the app closing meanwhile: no stream may outlive this
             await self.close()
             raise
 

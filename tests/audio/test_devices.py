@@ -4,14 +4,15 @@ open streams, and a typed AudioUnavailable (not a crash) when no audio server is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
-from desktop.audio.capture import Capture
+from desktop.audio.capture import Capture, CaptureConfig
 from desktop.audio.devices import choose_device, describe_devices, list_devices, rescan
 from desktop.audio.engine import AudioEngine
 from desktop.audio.errors import AudioUnavailable
-from desktop.audio.playback import Playback
+from desktop.audio.playback import Playback, PlaybackConfig
 from tests.audio.helpers import until
 from tests.support.pulse import PulseServer
 from tests.support.sounds import tone
@@ -84,3 +85,27 @@ def test_no_audio_server_gives_audio_unavailable(pulse: PulseServer, monkeypatch
         rescan()
     assert all("Rescan" in r for r in reasons)
     assert choose_device(None, "input").name  # the server is back after the env was restored
+
+
+@pytest.mark.parametrize("cancel_after", [0.0, 0.002, 0.01])
+def test_open_cancelled_midway_leaves_no_stream_running(pulse: PulseServer, cancel_after: float) -> None:
+    """The app closing while its audio comes up: the half-done open must not leave a stream nobody owns."""
+    from desktop.audio.devices import LIVE_STREAMS
+
+    async def scenario() -> tuple[bool, tuple[bool, bool], int]:
+        engine = AudioEngine(CaptureConfig(), PlaybackConfig())
+        before = len(LIVE_STREAMS)
+        task = asyncio.ensure_future(engine.open())
+        await asyncio.sleep(cancel_after)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        found = task.cancelled(), (engine.capture.is_open, engine.playback.is_open), len(LIVE_STREAMS) - before
+        await engine.close()  # when the open won the race, it is closed as usual
+        return found
+
+    cancelled, open_state, left_running = asyncio.run(scenario())
+    if cancelled:  # opening takes tens of ms here: all three delays cancel it midway in practice
+        assert open_state == (False, False) and left_running == 0
+    else:
+        assert open_state == (True, True)
