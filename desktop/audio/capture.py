@@ -201,7 +201,7 @@ class Capture:
             stream = self._stream
             if stream is None or self._resting or self._loop is None:
                 return
-            self._resting = True  # before stop(): the finished callback it causes is not a lost device
+            self._resting = True  # before abort(): the finished callback it causes is not a lost device
             if self._watchdog is not None:
                 self._watchdog.cancel()
                 self._watchdog = None

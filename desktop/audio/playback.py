@@ -209,7 +209,7 @@ class Playback:
                 return True
             if not self.is_idle:
                 return False
-            self._resting = True  # before stop(): the finished callback it causes is not a lost device
+            self._resting = True  # before abort(): the finished callback it causes is not a lost device
             await self._loop.run_in_executor(None, stream.abort)
             self._primed = False
             self._was_active = False
