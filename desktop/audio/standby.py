@@ -30,7 +30,6 @@ class Standby:
         self._last_activity = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.rests = 0  # how many times a stream went to rest (for tests and the bench)
 
     def activity(self) -> None:
         """Something happened that may need audio soon (a turn state change, a press): the rest clock restarts."""
@@ -68,12 +67,10 @@ class Standby:
                 busy = True
             else:
                 self._spawn(capture.rest())
-                self.rests += 1
                 log.info("microphone resting after %.0f s unused", quiet_for)
         if playback.is_open and not playback.is_resting:
             if playback.is_idle:
                 self._spawn(playback.rest())
-                self.rests += 1
                 log.info("speaker resting after %.0f s unused", quiet_for)
             else:
                 busy = True

@@ -74,6 +74,16 @@ def key(window: MainWindow, kind: QEvent.Type, autorepeat: bool = False) -> None
                                                          " ", autorepeat))
 
 
+async def talk_turn(app: App, words: str, appends: int, what: str) -> None:
+    """Says `words` into the mic while holding Space until `appends` chunks reached the server, then releases and
+    waits for the turn to be sent (response.create)."""
+    app.pulse.play_into_mic(speech_wav(words))
+    key(app.window, QEvent.Type.KeyPress)
+    await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= appends, what=what)
+    key(app.window, QEvent.Type.KeyRelease)
+    await app.server.async_wait_for("response.create")
+
+
 def types_after(server: RealtimeTestServer, first: str) -> list[str]:
     kinds = server.received_types()
     return kinds[kinds.index(first):] if first in kinds else []
@@ -87,7 +97,7 @@ def test_holding_space_sends_clear_appends_commit_and_response(with_app: Callabl
             key(app.window, QEvent.Type.KeyPress, autorepeat=True)
             key(app.window, QEvent.Type.KeyRelease, autorepeat=True)
         await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 30,
-                    what="0.6 s of microphone audio sent")
+                    what="1.2 s of microphone audio sent")
         assert app.window.waveform.is_animating()
         key(app.window, QEvent.Type.KeyRelease)
         await app.server.async_wait_for("response.create")
@@ -112,12 +122,8 @@ def test_resting_audio_wakes_for_a_press_and_for_the_reply(with_app: Callable[[S
         QApplication.sendEvent(app.window, QEvent(QEvent.Type.ActivationChange))  # the window comes to the front
         await until(lambda: not audio.capture.is_resting, what="the mic wakes with the window")
         await until(lambda: audio.capture.is_resting, within=10, what="and rests again")
-        app.pulse.play_into_mic(speech_wav("What time is it in Lisbon right now?"))
-        key(app.window, QEvent.Type.KeyPress)  # pressing talk on a resting mic
-        await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 30,
-                    what="0.6 s of microphone audio sent")
-        key(app.window, QEvent.Type.KeyRelease)
-        await app.server.async_wait_for("response.create")
+        await talk_turn(app, "What time is it in Lisbon right now?", 30,  # Space pressed on a resting mic
+                        what="1.2 s of microphone audio sent")
         await until(lambda: app.controller.turn_state == "idle", within=20, what="reply played to the end")
         _mins, maxs = app.window.waveform.lane_columns("mic")
         assert float(maxs.max()) > 0.1, "the spoken words were captured after the wake"
@@ -135,12 +141,7 @@ def test_talking_still_works_after_a_device_rescan(with_app: Callable[[Scenario]
         available = asyncio.ensure_future(next_emission(app.controller.talk_availability, within=20))
         app.controller.rescan_audio()  # Settings → Audio → Rescan devices: both streams closed and reopened
         assert (await available)[0] is True
-        app.pulse.play_into_mic(speech_wav("Are you still listening to me?"))
-        key(app.window, QEvent.Type.KeyPress)
-        await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 15,
-                    what="0.6 s of microphone audio sent after the rescan")
-        key(app.window, QEvent.Type.KeyRelease)
-        await app.server.async_wait_for("response.create")
+        await talk_turn(app, "Are you still listening to me?", 15, what="0.6 s of the mic sent after the rescan")
         await until(lambda: app.controller.turn_state == "idle", within=20, what="reply played to the end")
 
     with_app(scenario)
@@ -154,12 +155,7 @@ def test_choosing_another_microphone_in_settings_takes_effect(with_app: Callable
         await app.controller.apply_settings()
         assert audio.capture.device_name == "pulse" and audio.playback.device_name == "default"
         await until(lambda: app.controller.turn_state == "idle", what="reconnected")
-        app.pulse.play_into_mic(speech_wav("Can you hear me on this microphone?"))
-        key(app.window, QEvent.Type.KeyPress)
-        await until(lambda: app.server.received_types().count("input_audio_buffer.append") >= 15,
-                    what="0.6 s of the new microphone sent")
-        key(app.window, QEvent.Type.KeyRelease)
-        await app.server.async_wait_for("response.create")
+        await talk_turn(app, "Can you hear me on this microphone?", 15, what="0.6 s of the new microphone sent")
 
     with_app(scenario)
 
