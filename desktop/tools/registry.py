@@ -22,12 +22,19 @@ ToolFunction = Callable[..., Any] | Callable[..., Awaitable[Any]]
 
 @dataclass(frozen=True)
 class Tool:
+    """One callable the model may use. `name` is the model-facing name (letters, digits, `_`, `-`, ≤ 64 chars);
+    `source` says where it comes from ("builtin", or an MCP server's name) and `title` the name it has there.
+    `read_only` tools have no side effects and may run without asking the user (see desktop/tools/approvals)."""
+
     name: str
     description: str
     parameters: Mapping[str, Any]
     function: ToolFunction
     timeout_s: float = 10.0
     tags: tuple[str, ...] = field(default=())
+    source: str = "builtin"
+    title: str = ""
+    read_only: bool = False
 
     def schema(self) -> dict[str, Any]:
         """The entry for `session.update`'s `tools` list."""
@@ -36,8 +43,12 @@ class Tool:
 
 
 class ToolRegistry:
+    """Every tool the model may call, grouped by source. Listeners hear about every change (an MCP server's
+    tools arriving, changing or leaving), so the session's tool list can be updated live."""
+
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        self._listeners: list[Callable[[], None]] = []
         for tool in tools:
             self.register(tool)
 
@@ -45,6 +56,33 @@ class ToolRegistry:
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+        self._changed()
+
+    def replace_source(self, source: str, tools: Iterable[Tool]) -> None:
+        """Puts `tools` in place of everything `source` had (an empty list removes the source's tools)."""
+        new = list(tools)
+        for tool in new:
+            other = self._tools.get(tool.name)
+            if tool.source != source or (other is not None and other.source != source):
+                raise ValueError(f"a tool named {tool.name!r} belongs to another source")
+        self._tools = {n: t for n, t in self._tools.items() if t.source != source}
+        self._tools.update((t.name, t) for t in new)
+        self._changed()
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Calls `listener()` after every change; returns the function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def tools(self) -> list[Tool]:
+        return list(self._tools.values())
 
     def names(self) -> list[str]:
         return list(self._tools)

@@ -66,3 +66,22 @@ def test_schemas_validate_as_realtime_function_tools() -> None:
     for schema in default_registry().schemas():
         tool = RealtimeFunctionTool.model_validate(schema)
         assert tool.name and not tool.model_extra
+
+
+def test_replace_source_swaps_only_that_sources_tools_and_tells_listeners() -> None:
+    registry = default_registry()
+    changes: list[list[str]] = []
+    registry.add_listener(lambda: changes.append(registry.names()))
+
+    def echo(text: str) -> str:
+        return text
+
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    registry.replace_source("files", [Tool("files_read", "Read.", schema, echo, source="files", read_only=True)])
+    registry.replace_source("files", [Tool("files_list", "List.", schema, echo, source="files")])
+    assert registry.names() == ["get_current_time", "calculate", "files_list"]
+    registry.replace_source("files", [])
+    assert registry.names() == ["get_current_time", "calculate"]
+    assert len(changes) == 3 and changes[0][-1] == "files_read"
+    with pytest.raises(ValueError, match="another source"):
+        registry.replace_source("files", [Tool("calculate", "Clash.", schema, echo, source="files")])
