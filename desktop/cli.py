@@ -69,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop.engine.__main__ import main as engine_main
 
         return engine_main(raw[1:])
+    if raw[:1] == ["--lifeline"]:  # the same for the wrapper that gives a child Linux's parent-death signal
+        from desktop.engine.lifeline import main as lifeline_main
+
+        return lifeline_main(raw[1:])
     args = build_parser().parse_args(raw)
     if args.list_devices:
         return list_devices()
