@@ -1,7 +1,8 @@
 """The command line: `parley` / `python -m desktop`.
 
 Flags that only print (--version, --list-devices, --help) must work without a display, so Qt is imported only
-when a window is actually needed.
+when a window is actually needed. The command line only parses into the app's `Options`
+(desktop/app/options.py); nothing below the entry point imports this module.
 """
 
 from __future__ import annotations
@@ -10,22 +11,11 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from desktop import __version__
+from desktop.app.options import Options
 
 URL_ENV = "PARLEY_REALTIME_URL"
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line asked for; None means "use the saved setting"."""
-
-    url: str | None = None
-    hands_free: bool = False
-    input_device: str | None = None
-    output_device: str | None = None
-    verbose: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,14 +16,29 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.app.backend import Backend, choose_backend
+from desktop.app.options import Options
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
-from desktop.cli import Options
+
+if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the tools are optional or slow)
+    from desktop.audio.capture import AudioChunk, CaptureStatus
+    from desktop.audio.echo_guard import EchoGuard
+    from desktop.audio.engine import AudioEngine
+    from desktop.audio.playback import PlaybackEvent
+    from desktop.audio.standby import Standby
+    from desktop.audio.voice_activity import VoiceActivity
+    from desktop.core.config import SessionConfig
+    from desktop.core.driver import RealtimeDriver
+    from desktop.core.effects import Effect, FunctionCallRequested
+    from desktop.core.errors import RealtimeError
+    from desktop.core.usage import UsageTotals
+    from desktop.engine.launcher import EngineProcess
+    from desktop.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +80,9 @@ class Controller(QObject):
         self.keys = keys if keys is not None else KeyStore()
         self.use_audio = audio
         self.backend: Backend | None = None
-        self.driver: Any = None  # desktop.core.driver.RealtimeDriver once connected
-        self.audio: Any = None  # desktop.audio.engine.AudioEngine once opened
-        self.engine: Any = None  # the offline engine process, when that is the backend
+        self.driver: RealtimeDriver | None = None  # once connected
+        self.audio: AudioEngine | None = None  # once opened
+        self.engine: EngineProcess | None = None  # when the offline engine is the backend
         self.interrupts: list[InterruptRecord] = []
         self.turn_state = "connecting"
         self._mode = "server_vad" if options.hands_free else str(self.settings.get("turn_mode"))
@@ -76,12 +91,12 @@ class Controller(QObject):
         self._pump_position = 0  # 24 kHz sample index the mic pump has handed to the session
         self._talk_held = False
         self._pending_trigger: str | None = None
-        self._vad: Any = None
+        self._vad: VoiceActivity | None = None
         self._vad_pool: ThreadPoolExecutor | None = None
-        self._guard: Any = None
-        self._standby: Any = None  # desktop.audio.standby.Standby once audio is open
+        self._guard: EchoGuard | None = None
+        self._standby: Standby | None = None  # once audio is open
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
-        self._tools: Any = None
+        self._tools: ToolRegistry | None = None
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -175,15 +190,15 @@ class Controller(QObject):
         log.info("audio: input %r, output %r", engine.capture.device_name, engine.playback.device_name)
         for notice in engine.notices:
             self.notice.emit(notice)
-        self._guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
+        self._guard = guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
         self._unlisten += [
             engine.playback.add_pcm_listener(self.assistant_samples.emit),
-            engine.playback.add_level_listener(lambda lv: self._guard.note_playback(lv.time, lv.rms)),
+            engine.playback.add_level_listener(lambda lv: guard.note_playback(lv.time, lv.rms)),
             engine.playback.add_event_listener(self._on_playback_event),
             engine.capture.add_status_listener(self._on_capture_status),
         ]
         self.talk_availability.emit(True, "")
-        self._pump = self.spawn(self._pump_mic())
+        self._pump = self.spawn(self._pump_mic(engine))
         self._standby = Standby(engine, float(s.get("audio_rest_s")), self._mic_needed)
         self._standby.activity()
 
@@ -223,7 +238,7 @@ class Controller(QObject):
             self._audio_problem(str(exc), "Connect a microphone and speaker, then Rescan again.")
             return
         if self._pump is None or self._pump.done():  # closing the old stream ended the pump's tap
-            self._pump = self.spawn(self._pump_mic())
+            self._pump = self.spawn(self._pump_mic(self.audio))
         if self._standby is not None:
             self._standby.activity()
         self.talk_availability.emit(True, "")
@@ -233,20 +248,20 @@ class Controller(QObject):
         self.talk_availability.emit(False, message)
         self.error.emit(message, advice)
 
-    def _on_capture_status(self, status: Any) -> None:
+    def _on_capture_status(self, status: CaptureStatus) -> None:
         if status.state.value in ("silent_input", "no_audio", "lost") and status.message:
             self.error.emit(status.message, "Check the microphone, or pick another in Settings → Audio.")
 
-    def _on_playback_event(self, event: Any) -> None:
+    def _on_playback_event(self, event: PlaybackEvent) -> None:
         if event.kind == "drained" and event.item_id and self.driver is not None:
             self.driver.playback_finished(event.item_id)
         elif event.kind == "lost":
             self.error.emit(event.message, "Choose another output device in Settings → Audio.")
 
-    async def _pump_mic(self) -> None:
+    async def _pump_mic(self, audio: AudioEngine) -> None:
         """Hands every microphone chunk to the session (which sends it only while a turn is open) and, in
         hands-free mode, to the local voice detector that lets the user cut the assistant off."""
-        tap = self.audio.capture.open_tap(preroll=False)
+        tap = audio.capture.open_tap(preroll=False)
         try:
             async for chunk in tap:
                 live = self._talk_held or self.hands_free
@@ -278,25 +293,28 @@ class Controller(QObject):
             if chunk.index < before:
                 self.driver.audio(chunk.data, preroll=True)
 
-    async def _detect(self, chunk: Any) -> bool:
+    async def _detect(self, chunk: AudioChunk) -> bool:
         """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares. Chunks the
         quiet gates settle (most of them: room noise) are judged in place, without the trip to the worker.
         True when this chunk made the user interrupt the assistant."""
-        if self._vad.take(chunk.pcm):
-            frames = await asyncio.get_running_loop().run_in_executor(self._vad_pool, self._vad.judge)
+        vad, guard = self._vad, self._guard
+        if vad is None or guard is None:
+            return False
+        if vad.take(chunk.pcm):
+            frames = await asyncio.get_running_loop().run_in_executor(self._vad_pool, vad.judge)
         else:
-            frames = self._vad.judge()
+            frames = vad.judge()
         if not frames or self.turn_state not in ("speaking", "thinking"):
             return False
         mic_rms = max(f.rms for f in frames)
         speech = any(f.speech for f in frames)
-        if self._guard.is_user(chunk.adc_time, mic_rms, speech):
+        if guard.is_user(chunk.adc_time, mic_rms, speech):
             return self.barge_in("local_vad")
         return False
 
     # ------------------------------------------------------------------------------------------ connection
 
-    def _session_config(self) -> Any:
+    def _session_config(self) -> SessionConfig:
         from desktop.core.config import SessionConfig, TurnMode
 
         s = self.settings
@@ -314,7 +332,7 @@ class Controller(QObject):
             tools=tuple(self._registry().schemas()),
         )
 
-    def _registry(self) -> Any:
+    def _registry(self) -> ToolRegistry:
         if self._tools is None:
             from desktop.tools.builtin import default_registry
 
@@ -412,7 +430,7 @@ class Controller(QObject):
 
     # ------------------------------------------------------------------------------------------ effects
 
-    def _on_effect(self, effect: Any) -> None:
+    def _on_effect(self, effect: Effect) -> None:
         from desktop.core import effects as fx
 
         match effect:
@@ -456,7 +474,7 @@ class Controller(QObject):
             self.connection_changed.emit("connected", label if len(where) > 60 else where)
         self.turn_state_changed.emit(state)
 
-    def _show_error(self, err: Any) -> None:
+    def _show_error(self, err: RealtimeError) -> None:
         from desktop.core import errors as e
 
         message = str(err)
@@ -470,7 +488,7 @@ class Controller(QObject):
         }.get(type(err), "Parley keeps running; see the log for details.")
         self.error.emit(message, advice)
 
-    async def _run_tool(self, call: Any) -> str:
+    async def _run_tool(self, call: FunctionCallRequested) -> str:
         output: str = await self._registry().call(call.name, call.arguments)
         self.tool_call.emit(call.call_id, call.name, call.arguments, output)
         return output
@@ -562,14 +580,14 @@ class Controller(QObject):
         self.mode_changed.emit(mode)
 
 
-def _device(value: Any) -> str | int | None:
+def _device(value: object) -> str | int | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
     return int(text) if text.isdigit() else text
 
 
-def _usage_text(totals: Any) -> str:
+def _usage_text(totals: UsageTotals) -> str:
     u = totals.usage
     return (f"Session cost at list prices over {totals.responses} replies. Tokens in: {u.input_audio} audio, "
             f"{u.input_text} text ({u.cached_audio + u.cached_text} cached); out: {u.output_audio} audio, "
