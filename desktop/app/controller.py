@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 # Turn states that are really about the link, with what the status line says for each.
 LINK_STATES = {"connecting": "Connecting…", "reconnecting": "Connection lost: reconnecting…", "error": "Disconnected"}
+NOT_SILENT = 1 << 62  # _silent_from while the server hears the microphone itself
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Controller(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unlisten: list[Callable[[], None]] = []
         self._pump_position = 0  # 24 kHz sample index the mic pump has handed to the session
+        self._silent_from = NOT_SILENT  # sample index where the server began hearing silence (the echo gate)
         self._talk_held = False
         self._pending_trigger: str | None = None
         self._vad: VoiceActivity | None = None
@@ -273,7 +275,9 @@ class Controller(QObject):
                         self._send_preroll(before=chunk.index)
                 self._pump_position = chunk.index + len(chunk.pcm)
                 if self.driver is not None and live:  # a closed turn would drop it anyway: skip the copy
-                    self.driver.audio(bytes(len(chunk.pcm) * 2) if self._echo_gated() else chunk.data)
+                    gated = self._echo_gated()
+                    self.driver.audio(bytes(len(chunk.pcm) * 2) if gated else chunk.data)
+                    self._silent_from = min(self._silent_from, chunk.index) if gated else NOT_SILENT
         finally:
             tap.close()
 
@@ -285,12 +289,13 @@ class Controller(QObject):
                 and self.turn_state == "speaking")
 
     def _send_preroll(self, before: int) -> None:
-        """After a local barge-in, the server gets the real audio of the last few hundred ms (it heard silence
-        then), so the first words of the interruption are not lost."""
+        """After a local barge-in, the server gets the real audio of the last few hundred ms it heard as silence,
+        so the first words of the interruption are not lost; audio it already heard (while the model was
+        thinking) is not sent again."""
         if self.driver is None or self.audio is None:
             return
         for chunk in self.audio.capture.preroll():
-            if chunk.index < before:
+            if self._silent_from <= chunk.index < before:
                 self.driver.audio(chunk.data, preroll=True)
 
     async def _detect(self, chunk: AudioChunk) -> bool:
