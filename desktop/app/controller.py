@@ -60,6 +60,7 @@ class InterruptRecord:
 class Controller(QObject):
     status_changed = Signal(str)  # "starting", "ready", "stopped": for the bootstrap and tests
     connection_changed = Signal(str, str)  # state, detail for the status line
+    endpoint_changed = Signal(str, str)  # where, in words (Backend.title); its URL, for the tooltip and Settings
     turn_state_changed = Signal(str)
     transcript_updated = Signal(str, str, str, bool)  # item_id, role, text, done
     transcript_truncated = Signal(str, str, str)  # item_id, heard, unheard
@@ -362,7 +363,9 @@ class Controller(QObject):
             self.error.emit("Parley needs an OpenAI API key to talk to OpenAI.",
                             "Open Settings → Connection and paste your key; it is kept in the system keyring.")
             return
-        self.notice.emit(backend.notice)
+        if backend.notice:
+            self.notice.emit(backend.notice)
+        self.endpoint_changed.emit(backend.title, url)
         log.info("connecting to %s (%s backend)", url, backend.kind)
         connection = ConnectionConfig(api_key=backend.key, model=str(settings["model"]), url=url,
                                       auth_style=AuthStyle(backend.auth_style))
@@ -474,9 +477,7 @@ class Controller(QObject):
         if state in LINK_STATES:
             self.connection_changed.emit(state, LINK_STATES[state])
         elif previous in LINK_STATES:
-            where = self.backend.notice if self.backend else "Connected"
-            label = "Offline engine" if self.backend and self.backend.kind == "offline" else "Connected"
-            self.connection_changed.emit("connected", label if len(where) > 60 else where)
+            self.connection_changed.emit("connected", self.backend.title if self.backend else "Connected")
         self.turn_state_changed.emit(state)
 
     def _show_error(self, err: RealtimeError) -> None:
