@@ -14,7 +14,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,26 +23,23 @@ from desktop.app.backend import Backend, choose_backend
 from desktop.app.options import Options
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
+from desktop.app.wording import LINK_STATES, error_advice, usage_text
 
 if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the tools are optional or slow)
-    from desktop.audio.capture import AudioChunk, CaptureStatus
+    from desktop.audio.barge_in import BargeInDetector
+    from desktop.audio.capture import CaptureStatus
     from desktop.audio.echo_guard import EchoGuard
     from desktop.audio.engine import AudioEngine
     from desktop.audio.playback import PlaybackEvent
     from desktop.audio.standby import Standby
-    from desktop.audio.voice_activity import VoiceActivity
     from desktop.core.config import SessionConfig
     from desktop.core.driver import RealtimeDriver
     from desktop.core.effects import Effect, FunctionCallRequested
-    from desktop.core.errors import RealtimeError
-    from desktop.core.usage import UsageTotals
     from desktop.engine.launcher import EngineProcess
     from desktop.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
-# Turn states that are really about the link, with what the status line says for each.
-LINK_STATES = {"connecting": "Connecting…", "reconnecting": "Connection lost: reconnecting…", "error": "Disconnected"}
 NOT_SILENT = 1 << 62  # _silent_from while the server hears the microphone itself
 
 
@@ -94,8 +90,7 @@ class Controller(QObject):
         self._silent_from = NOT_SILENT  # sample index where the server began hearing silence (the echo gate)
         self._talk_held = False
         self._pending_trigger: str | None = None
-        self._vad: VoiceActivity | None = None
-        self._vad_pool: ThreadPoolExecutor | None = None
+        self._detector: BargeInDetector | None = None  # hands-free: the user talking over the assistant
         self._guard: EchoGuard | None = None
         self._standby: Standby | None = None  # once audio is open
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
@@ -158,8 +153,8 @@ class Controller(QObject):
                 await close()
             except Exception:
                 log.exception("closing the %s failed", name)
-        if self._vad_pool is not None:
-            self._vad_pool.shutdown(wait=False, cancel_futures=True)
+        if self._detector is not None:
+            self._detector.close()
         self.status_changed.emit("stopped")
 
     # ------------------------------------------------------------------------------------------ audio
@@ -270,9 +265,9 @@ class Controller(QObject):
                 live = self._talk_held or self.hands_free
                 if live:
                     self.mic_samples.emit(chunk.pcm)
-                if self.hands_free and self._vad is not None:
-                    barged_in = await self._detect(chunk)
-                    if barged_in:
+                if self.hands_free and self._detector is not None:
+                    user = await self._detector.user_speaks(chunk, lambda: self.turn_state in ("speaking", "thinking"))
+                    if user and self.barge_in("local_vad"):
                         self._send_preroll(before=chunk.index)
                 self._pump_position = chunk.index + len(chunk.pcm)
                 if self.driver is not None and live:  # a closed turn would drop it anyway: skip the copy
@@ -298,25 +293,6 @@ class Controller(QObject):
         for chunk in self.audio.capture.preroll():
             if self._silent_from <= chunk.index < before:
                 self.driver.audio(chunk.data, preroll=True)
-
-    async def _detect(self, chunk: AudioChunk) -> bool:
-        """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares. Chunks the
-        quiet gates settle (most of them: room noise) are judged in place, without the trip to the worker.
-        True when this chunk made the user interrupt the assistant."""
-        vad, guard = self._vad, self._guard
-        if vad is None or guard is None:
-            return False
-        if vad.take(chunk.pcm):
-            frames = await asyncio.get_running_loop().run_in_executor(self._vad_pool, vad.judge)
-        else:
-            frames = vad.judge()
-        if not frames or self.turn_state not in ("speaking", "thinking"):
-            return False
-        mic_rms = max(f.rms for f in frames)
-        speech = any(f.speech for f in frames)
-        if guard.is_user(chunk.adc_time, mic_rms, speech):
-            return self.barge_in("local_vad")
-        return False
 
     # ------------------------------------------------------------------------------------------ connection
 
@@ -406,13 +382,12 @@ class Controller(QObject):
                         "extra: pip install 'parley[offline]'.")
 
     def _prepare_vad(self) -> None:
-        if not self.hands_free or self._vad is not None or self.audio is None:
+        if not self.hands_free or self._detector is not None or self._guard is None:
             return
         try:
-            from desktop.audio.voice_activity import VoiceActivity
+            from desktop.audio.barge_in import BargeInDetector
 
-            self._vad = VoiceActivity()
-            self._vad_pool = ThreadPoolExecutor(1, thread_name_prefix="parley-vad")
+            self._detector = BargeInDetector(self._guard)
         except Exception as exc:  # the server's detection still works without it
             log.warning("local voice detection unavailable: %s", exc)
 
@@ -461,9 +436,9 @@ class Controller(QObject):
                 else:
                     self.transcript_updated.emit(entry.item_id, entry.role, entry.text, entry.done)
             case fx.UsageChanged(totals=totals, cost_usd=cost):
-                self.cost_changed.emit(cost, _usage_text(totals))
+                self.cost_changed.emit(cost, usage_text(totals))
             case fx.ErrorRaised(error=err):
-                self._show_error(err)
+                self.error.emit(str(err), error_advice(err))
             case fx.FunctionCallRequested(call_id=call_id, name=name, arguments=arguments):
                 self.tool_call.emit(call_id, name, arguments, None)
             case _:
@@ -479,20 +454,6 @@ class Controller(QObject):
         elif previous in LINK_STATES:
             self.connection_changed.emit("connected", self.backend.title if self.backend else "Connected")
         self.turn_state_changed.emit(state)
-
-    def _show_error(self, err: RealtimeError) -> None:
-        from desktop.core import errors as e
-
-        message = str(err)
-        advice = {
-            e.AuthError: "Check the API key in Settings → Connection.",
-            e.NotFoundError: "Check the endpoint URL and model in Settings → Connection.",
-            e.InsecureUrlError: "Use a wss:// URL (plain ws:// only to this computer).",
-            e.RateLimitedError: "Wait a moment and try again, or check your plan's limits.",
-            e.ConnectFailedError: "Check the network connection; Parley retries on its own.",
-            e.ConnectionClosedError: "Parley reconnects on its own; if it keeps failing, check the network.",
-        }.get(type(err), "Parley keeps running; see the log for details.")
-        self.error.emit(message, advice)
 
     async def _run_tool(self, call: FunctionCallRequested) -> str:
         output: str = await self._registry().call(call.name, call.arguments)
@@ -592,9 +553,3 @@ def _device(value: object) -> str | int | None:
     text = str(value).strip()
     return int(text) if text.isdigit() else text
 
-
-def _usage_text(totals: UsageTotals) -> str:
-    u = totals.usage
-    return (f"Session cost at list prices over {totals.responses} replies. Tokens in: {u.input_audio} audio, "
-            f"{u.input_text} text ({u.cached_audio + u.cached_text} cached); out: {u.output_audio} audio, "
-            f"{u.output_text} text.")
