@@ -42,7 +42,8 @@ LIFELINE_FLAG = "--lifeline"  # a frozen bundle has no `python -m`: its entry po
 
 def die_with_parent(parent_pid: int | None = None, signum: int = signal.SIGTERM) -> bool:
     """Linux: ask the kernel to send `signum` to this process when its parent ends. When `parent_pid` (default:
-    $PARLEY_PARENT_PID) is given and is no longer our parent, the parent already died: the signal is sent now.
+    $PARLEY_PARENT_PID) is given, is no longer our parent and no longer exists, it died before we could ask: the
+    signal is sent now. (A parent that exists but is not ours, as behind a launcher process, is left alone.)
     Returns False where the request is not available (other systems, no libc), True otherwise."""
     if not sys.platform.startswith("linux"):
         return False
@@ -53,7 +54,7 @@ def die_with_parent(parent_pid: int | None = None, signum: int = signal.SIGTERM)
     if libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(int(signum)), 0, 0, 0) != 0:
         return False
     expected = parent_pid if parent_pid is not None else _env_parent()
-    if expected is not None and os.getppid() != expected:
+    if expected is not None and os.getppid() != expected and not _exists(expected):
         os.kill(os.getpid(), signum)
     return True
 
@@ -108,6 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parley-lifeline: cannot run {command[0]}: {exc}", file=sys.stderr, flush=True)
         return 127
     return 0  # pragma: no cover - execvp does not return
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
 
 
 def _env_parent() -> int | None:

@@ -130,10 +130,18 @@ def test_any_program_gets_the_death_signal_through_the_wrapper(family: list[int]
 
 def test_the_wrapper_ends_the_program_if_the_parent_was_already_gone() -> None:
     """The signal cannot be asked for after the parent's death: the wrapper checks, and stops at once."""
-    not_our_parent = os.getpid() + 1_000_000  # no such process is our wrapper's parent
-    command = with_parent_death_signal(["sleep", "120"], parent_pid=not_our_parent)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process now
+    command = with_parent_death_signal(["sleep", "120"], parent_pid=gone.pid)
     done = subprocess.run(command, env=ENV, timeout=30, stdin=subprocess.DEVNULL)
     assert done.returncode == -signal.SIGTERM
+
+
+def test_a_living_grandparent_is_not_taken_for_a_dead_parent() -> None:
+    """Behind a launcher process (a one-file bundle's bootloader) the expected pid is alive but not our parent:
+    the program must run."""
+    command = with_parent_death_signal(["sh", "-c", "exit 7"], parent_pid=os.getppid())
+    assert subprocess.run(command, env=ENV, timeout=30, stdin=subprocess.DEVNULL).returncode == 7
 
 
 def test_the_wrapper_passes_the_programs_exit_code_and_reports_a_missing_program() -> None:
