@@ -161,3 +161,13 @@ def _wait_for(condition: Callable[[], bool], within: float = 30.0) -> bool:
             pass
         time.sleep(0.01)
     return False
+
+
+def test_a_frozen_bundle_routes_the_wrapper_through_its_own_executable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle has no `python -m`: the command becomes `parley --lifeline ...`, which the command line routes."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    command = with_parent_death_signal(["sleep", "1"], parent_pid=42)
+    assert command == [sys.executable, "--lifeline", "--parent", "42", "--", "sleep", "1"]
+    routed = [sys.executable, "-m", "desktop", *command[1:-2], "sh", "-c", "exit 7"]
+    routed[routed.index("42")] = str(os.getpid())
+    assert subprocess.run(routed, env=ENV, timeout=60, stdin=subprocess.DEVNULL).returncode == 7
