@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -102,6 +101,8 @@ class JsonPolicyStore:
             if pref.policy is not None:
                 entry["policy"] = pref.policy
             tools[key] = entry
+        import tempfile
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=".tools-", suffix=".json", dir=self.path.parent)
         try:
@@ -142,6 +143,10 @@ class ToolPolicies:
         new = replace(old, **change)
         self._prefs[key] = new
         return new != old
+
+    def load(self, saved: Mapping[str, ToolPrefs]) -> None:
+        """Adds choices read from the store; a choice made since (before the store was read) wins."""
+        self._prefs = {**saved, **self._prefs}
 
     def snapshot(self) -> dict[str, ToolPrefs]:
         return dict(self._prefs)
