@@ -8,7 +8,7 @@ shown back, and a refused keyring keeps the dialog open with the key still typed
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,6 +30,9 @@ from PySide6.QtWidgets import (
 
 from desktop.app.secrets import ENV_VAR, KeyStore, KeyStoreUnavailable, backend_name
 from desktop.app.settings import Setting, SettingsStore, setting
+
+if TYPE_CHECKING:
+    from desktop.app.tools_service import ToolsService
 
 FieldWidget = QLineEdit | QPlainTextEdit | QComboBox | QCheckBox | QSpinBox | QDoubleSpinBox
 
@@ -279,12 +282,16 @@ class HotkeysPage(OptionsPage):
 class SettingsDialog(QDialog):
     def __init__(self, store: SettingsStore, keys: KeyStore, list_devices: Callable[[str], list[str]],
                  rescan: Callable[[], None], global_status: Callable[[], tuple[bool, str]],
-                 parent: QWidget | None = None) -> None:
+                 tools: ToolsService | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Parley settings")
         self.store = store
         self.pages: list[OptionsPage] = [ConnectionPage(keys), VoicePage(), TurnsPage(),
                                          AudioPage(list_devices, rescan), HotkeysPage(global_status)]
+        if tools is not None:
+            from desktop.ui.tools_page import ToolsPage  # it builds on this module's OptionsPage
+
+            self.pages.append(ToolsPage(tools))
         self.tabs = QTabWidget(self)
         for page in self.pages:
             page.load(store)
