@@ -25,8 +25,8 @@ QFrame#approval_card { background: #2b2618; border: 1px solid #d8b26a; border-ra
 QFrame#approval_card QLabel { color: #e6e9ef; background: transparent; border: none; }
 QLabel#approval_title { font-size: 14px; font-weight: 600; }
 QLabel#approval_source, QLabel#approval_queue, QLabel#approval_hint { color: #a3abbd; }
-QLabel#approval_arguments { background: #1f1c14; border: 1px solid #3d3522; border-radius: 6px; padding: 6px;
-    color: #f0dfb4; }
+QFrame#approval_card QLabel#approval_arguments { background: #1f1c14; border: 1px solid #3d3522;
+    border-radius: 6px; padding: 6px; color: #f0dfb4; }
 QPushButton { background: #2a3040; color: #e6e9ef; border: 1px solid #3a4256; border-radius: 6px; padding: 6px 14px; }
 QPushButton:focus { border: 2px solid #d8b26a; }
 QPushButton#approval_allow { background: #2e7d5b; border-color: #2e7d5b; }

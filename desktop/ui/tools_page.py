@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +38,7 @@ QFrame#tool_source { background: #1f2430; border: 1px solid #3a4256; border-radi
 QLabel#source_title { font-weight: 600; }
 QLabel#source_stderr { background: #161a22; color: #c9a0a0; border-radius: 4px; padding: 4px; }
 QLabel#tool_tag { color: #a3abbd; }
+QLabel#tool_description { color: #8a93a6; }
 QLabel#tools_problem { color: #e57373; }
 """
 
@@ -149,8 +151,14 @@ class ToolsPage(OptionsPage):
         switch.toggled.connect(lambda on: self._edit(tool, enabled=on))
         combo.currentIndexChanged.connect(lambda i: self._edit(tool, policy=combo.itemData(i)))
         self.switches[tool.key], self.policies[tool.key] = switch, combo
+        about = QLabel(tool.description, parent)
+        about.setObjectName("tool_description")
+        about.setTextFormat(Qt.TextFormat.PlainText)
+        about.setMinimumWidth(40)
+        about.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # cut, never widening
         row = QHBoxLayout()
-        row.addWidget(switch, 1)
+        row.addWidget(switch)
+        row.addWidget(about, 1)
         if tool.read_only:
             tag = QLabel("read-only", parent)
             tag.setObjectName("tool_tag")

@@ -1,13 +1,12 @@
 """Settings → Tools over a real ToolsService: sources with their state, per-tool switches and policies applied on
-OK, redraws when a server changes, Reload. The MCP host is a stand-in with the McpHost interface (statuses,
-listeners, config errors): the real host is built on another branch and joins later."""
+OK, redraws when a server changes, Reload. The MCP host is a stand-in (tests/support/mcp_stand_in.py): the real
+host is built on another branch and joins later."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,37 +20,7 @@ from desktop.app.tools_service import ToolsService
 from desktop.tools.registry import Tool
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.tools_page import ToolsPage
-
-
-@dataclass
-class Status:
-    name: str
-    state: str
-    tool_count: int = 0
-    reason: str = ""
-    stderr_tail: str = ""
-
-
-@dataclass
-class StandInHost:
-    servers: list[Status]
-    config_errors: list[str] = field(default_factory=list)
-    listeners: list[Callable[[], None]] = field(default_factory=list)
-    closed: bool = False
-
-    def statuses(self) -> list[Status]:
-        return list(self.servers)
-
-    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
-        self.listeners.append(listener)
-        return lambda: self.listeners.remove(listener)
-
-    def changed(self) -> None:
-        for listener in list(self.listeners):
-            listener()
-
-    async def aclose(self) -> None:
-        self.closed = True
+from tests.support.mcp_stand_in import StandInHost, Status
 
 
 def files_tools() -> list[Tool]:
