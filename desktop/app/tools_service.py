@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -133,14 +134,13 @@ class ToolsService(QObject):
     # ------------------------------------------------------------------------------------------ MCP (the join)
 
     async def _start_mcp(self) -> None:
-        try:
-            from desktop.tools.mcp import McpHost, load_config
-        except ImportError:  # this build has no MCP host
+        mcp = _mcp_package()
+        if mcp is None:
             return
-        servers = await asyncio.to_thread(load_config, self.mcp_config)
-        self.attach_host(McpHost(self.registry, servers, self._secret_lookup, call_timeout_s=self._call_timeout_s))
-        assert self.host is not None
-        await self.host.start()
+        servers = await asyncio.to_thread(mcp.load_config, self.mcp_config)  # JOIN: the mcp branch's loader
+        host = mcp.McpHost(self.registry, servers, self._secret_lookup, call_timeout_s=self._call_timeout_s)
+        self.attach_host(host)
+        await host.start()
 
     def attach_host(self, host: McpHost) -> None:
         self.host = host
@@ -152,12 +152,11 @@ class ToolsService(QObject):
         self._spawn(self._reload())
 
     async def _reload(self) -> None:
-        if self.host is None:
+        mcp = _mcp_package()
+        if mcp is None or self.host is None:
             await self._start_mcp()
             return
-        from desktop.tools.mcp import load_config
-
-        await self.host.reload(await asyncio.to_thread(load_config, self.mcp_config))
+        await self.host.reload(await asyncio.to_thread(mcp.load_config, self.mcp_config))
 
     # ------------------------------------------------------------------------------------------ for the session
 
@@ -286,6 +285,17 @@ class ToolsService(QObject):
             self._offered = offered
             self.tools_changed.emit()
         self.catalogue_changed.emit()
+
+
+def _mcp_package() -> Any:
+    """desktop.tools.mcp, or None in a build without it. Only the package's absence is tolerated: any other
+    import error is a bug and surfaces (in the log), instead of MCP silently never starting."""
+    try:
+        return importlib.import_module("desktop.tools.mcp")
+    except ModuleNotFoundError as exc:
+        if exc.name != "desktop.tools.mcp":
+            raise
+        return None
 
 
 def _count(n: int) -> str:

@@ -240,3 +240,47 @@ def test_always_allow_persists_for_a_new_service(qloop: asyncio.Runner, tmp_path
 class _Call:
     def __init__(self, call_id: str, name: str, arguments: str) -> None:
         self.call_id, self.name, self.arguments = call_id, name, arguments
+
+
+def test_the_mcp_host_is_built_from_mcp_json_started_reloaded_and_closed(
+        qloop: asyncio.Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The join with desktop/tools/mcp (another branch), through a stand-in module with its interface."""
+    import sys
+    import types
+
+    from tests.support.mcp_stand_in import StandInHost, Status
+
+    events: list[tuple[object, ...]] = []
+
+    class Host(StandInHost):
+        def __init__(self, registry: object, servers: object, secret_lookup: object, *, call_timeout_s: float):
+            super().__init__([Status("files", "starting")])
+            events.append(("new", registry, servers, secret_lookup, call_timeout_s))
+
+        async def start(self) -> None:
+            events.append(("start",))
+
+        async def reload(self, servers: object) -> None:
+            events.append(("reload", servers))
+
+    module = types.ModuleType("desktop.tools.mcp")
+    module.McpHost = Host  # type: ignore[attr-defined]
+    module.load_config = lambda path: f"servers of {Path(path).name}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "desktop.tools.mcp", module)
+
+    def lookup(name: str) -> str | None:
+        return None
+
+    async def scenario() -> None:
+        service = ToolsService(tmp_path, secret_lookup=lookup, call_timeout_s=7.0)
+        await service.start()
+        await until(lambda: ("start",) in events, what="host started")
+        assert events[0] == ("new", service.registry, "servers of mcp.json", lookup, 7.0)
+        assert [s.label for s in service.catalogue()] == ["Built-in", "files"]
+        service.reload()
+        await until(lambda: ("reload", "servers of mcp.json") in events, what="reloaded")
+        host = service.host
+        await service.aclose()
+        assert isinstance(host, Host) and host.closed
+
+    qloop.run(scenario())
