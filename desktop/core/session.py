@@ -12,6 +12,7 @@ explicitly for callers that have a fresher figure. Without a callable, all recei
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -536,6 +537,9 @@ class Session:
         if call_id in response.calls:
             return  # function_call_arguments.done and output_item.done describe the same call
         response.calls[call_id] = name
+        if response_id in self._dropped_responses:  # the user cut this reply off: its late calls never run
+            self.function_result(call_id, json.dumps({"error": f"cancelled: the user interrupted before {name} ran"}))
+            return
         self._effects.append(FunctionCallRequested(call_id, name, arguments))
 
     def _on_response_done(self, done: ev.ResponseDone) -> None:

@@ -345,6 +345,25 @@ def test_moving_on_abandons_running_calls_which_are_still_answered_without_a_fol
     assert len(h.of(FunctionCallsAbandoned)) == 1  # nothing left running: no second report
 
 
+def test_calls_of_an_interrupted_reply_are_answered_without_running() -> None:
+    h = Harness()
+    h.server({"type": "response.created", "response": {"id": "r1"}})
+    h.server({"type": "response.function_call_arguments.done", "response_id": "r1", "item_id": "i1",
+              "call_id": "c1", "name": "slow", "arguments": "{}"})
+    h.session.stop()  # cancels r1, abandons c1
+    sent = h.drain()
+    assert "response.cancel" in h.types(sent)
+    h.server({"type": "response.function_call_arguments.done", "response_id": "r1", "item_id": "i2",
+              "call_id": "c2", "name": "write", "arguments": "{}"})  # streamed before the server saw the cancel
+    assert [r.call_id for r in h.of(FunctionCallRequested)] == ["c1"]  # c2 never runs
+    [output] = [e for e in h.sent if e["type"] == "conversation.item.create"]
+    assert output["item"]["call_id"] == "c2" and "cancelled" in json.loads(output["item"]["output"])["error"]
+    h.session.function_result("c1", '{"error": "cancelled"}')
+    sent = h.server({"type": "response.done", "response": {"id": "r1", "status": "cancelled"}})
+    assert "response.create" not in h.types(sent)
+    assert h.session._responses == {}  # nothing left waiting
+
+
 def test_hands_free_speech_abandons_running_calls() -> None:
     h = Harness(mode=TurnMode.SERVER_VAD)
     _two_calls(h)
