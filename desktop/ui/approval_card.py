@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QElapsedTimer, Qt, Signal
 from PySide6.QtGui import QFont, QKeyEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.tools.approvals import Answer, ApprovalRequest
 
@@ -178,6 +178,7 @@ class ApprovalTray(QWidget):
             focus = self.window().focusWidget()
             self._focus_before = focus if focus is not None and not self.isAncestorOf(focus) else None
         card.allow.setFocus(Qt.FocusReason.OtherFocusReason)
+        QApplication.alert(self.window())  # the taskbar entry asks for attention when the window is not in front
 
     def _drop_card(self) -> None:
         if self.card is not None:

@@ -112,3 +112,14 @@ def test_reload_asks_the_service(qtbot: QtBot, tmp_path: Path, service: ToolsSer
     _, page = open_page(qtbot, tmp_path, service)
     page.reload_button.click()
     assert reloads == [1]
+
+
+def test_a_closed_page_no_longer_listens(qtbot: QtBot, tmp_path: Path, service: ToolsService,
+                                         secret_service: object) -> None:
+    import shiboken6
+
+    dialog, page = open_page(qtbot, tmp_path, service)
+    shiboken6.delete(dialog)
+    assert not shiboken6.isValid(page)
+    service.catalogue_changed.emit()  # a slot still connected to the deleted page would raise (failing the test)
+    service.host.changed()  # type: ignore[union-attr]
