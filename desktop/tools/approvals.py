@@ -20,8 +20,9 @@ import asyncio
 import json
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -168,6 +169,11 @@ class ApprovalRequest:
     source: str  # "builtin" or the MCP server's name
     description: str
     arguments: Mapping[str, Any]
+    timeout_s: float = APPROVAL_TIMEOUT_S  # no answer by then counts as Deny
+    asked_at: float = field(default_factory=time.monotonic)
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.timeout_s - (time.monotonic() - self.asked_at))
 
     def pretty_arguments(self) -> str:
         return json.dumps(dict(self.arguments), indent=2, ensure_ascii=False, sort_keys=True)
@@ -216,7 +222,8 @@ class ApprovalGate:
             return Verdict(False, "refused", f"The user does not allow {name}; it was not run.")
         if self.ask is None:
             return Verdict(False, "refused", f"{name} needs the user's approval and nobody can be asked; not run.")
-        request = ApprovalRequest(call_id, name, tool.title or name, tool.source, tool.description, arguments)
+        request = ApprovalRequest(call_id, name, tool.title or name, tool.source, tool.description, arguments,
+                                  self.timeout_s)
         try:
             answer = await asyncio.wait_for(self.ask(request), self.timeout_s)
         except TimeoutError:

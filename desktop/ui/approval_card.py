@@ -10,7 +10,7 @@ The arguments are shown as indented JSON in plain text (never rich text: the mod
 
 from __future__ import annotations
 
-from PySide6.QtCore import QElapsedTimer, Qt, Signal
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QKeyEvent
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -80,8 +80,8 @@ class ApprovalCard(QFrame):
         self.arguments.setWordWrap(True)
         self.queue = QLabel("", self)
         self.queue.setObjectName("approval_queue")
-        hint = QLabel("Enter allows · Esc denies", self)
-        hint.setObjectName("approval_hint")
+        self.hint = QLabel(self)
+        self.hint.setObjectName("approval_hint")
         self.allow = self._button("&Allow", "approval_allow", Answer.ALLOW)
         self.deny = self._button("&Deny", "approval_deny", Answer.DENY)
         self.always = self._button("Al&ways allow this tool", "approval_always", Answer.ALWAYS)
@@ -91,7 +91,7 @@ class ApprovalCard(QFrame):
         buttons.addWidget(self.always)
         buttons.addStretch(1)
         buttons.addWidget(self.queue)
-        buttons.addWidget(hint)
+        buttons.addWidget(self.hint)
         layout.addWidget(title)
         layout.addWidget(source)
         layout.addWidget(self.arguments)
@@ -99,6 +99,14 @@ class ApprovalCard(QFrame):
         self.setFocusProxy(self.allow)
         self._shown = QElapsedTimer()
         self._shown.start()
+        self._clock = QTimer(self)  # the time left, once a second: no answer is a Deny, the user should see when
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+        self._tick()
+
+    def _tick(self) -> None:
+        self.hint.setText(f"Enter allows · Esc denies · {self.request.seconds_left():.0f} s left")
 
     def accepts_keys(self) -> bool:
         """False just after the card appeared: an Enter typed to send a message must not allow a tool."""

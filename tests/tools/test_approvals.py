@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,12 @@ def test_a_broken_file_is_reported_kept_aside_and_defaults_apply(tmp_path: Path)
 def test_keys_use_the_source_and_the_tools_own_name() -> None:
     assert tool_key(WRITER) == "files/write"
     assert tool_key(Tool("calculate", "", {}, lambda: 0)) == "builtin/calculate"
+
+
+def test_a_request_knows_its_timeout_and_the_time_left() -> None:
+    asker = Asker(Answer.DENY)
+    check(ApprovalGate(ToolPolicies(), asker, timeout_s=42.0), WRITER)
+    assert asker.requests[0].timeout_s == 42.0 and 41.0 < asker.requests[0].seconds_left() <= 42.0
+    late = ApprovalRequest("c", "t", "t", "builtin", "", {}, 60.0, time.monotonic() - 45.0)
+    assert 14.0 < late.seconds_left() <= 15.0
+    assert ApprovalRequest("c", "t", "t", "builtin", "", {}, 1.0, time.monotonic() - 5.0).seconds_left() == 0.0

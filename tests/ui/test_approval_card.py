@@ -109,6 +109,8 @@ def test_the_card_takes_the_focus_shows_the_call_and_enter_allows(with_window: C
         assert json.loads(card.arguments.text()) == {"text": "call the dentist", "tags": ["health", "today"]}
         assert "MCP server “notes”" in card.findChild(QLabel, "approval_source").text()
         assert "waiting for your approval" in app.window.transcript.plain_text()
+        assert card.hint.text().startswith("Enter allows · Esc denies · ") and card.hint.text().endswith(" s left")
+        assert 50 <= int(card.hint.text().split("· ")[-1].split()[0]) <= 60  # the 60 s the gate waits
         press(Qt.Key.Key_Return)
         await until(lambda: app.outputs() == ["saved"], what="allowed call answered")
         assert app.written == ["call the dentist"]
