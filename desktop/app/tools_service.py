@@ -184,8 +184,8 @@ class ToolsService(QObject):
 
     async def _run(self, call: FunctionCallRequested) -> str:
         tool = self.registry.get(call.name)
-        if tool is None:
-            return await self.registry.call(call.name, call.arguments)  # says it is unknown, and what exists
+        if tool is None:  # a server went away, or the model made a name up
+            return json.dumps({"error": f"unknown tool {call.name!r}", "available": [t["name"] for t in self._offered]})
         try:
             arguments = self.registry.parse_arguments(tool, call.arguments)
         except InvalidArguments as exc:

@@ -141,9 +141,10 @@ def test_unknown_tool_and_denied_call(with_controller: Callable[[Scenario], None
         realtime_server.script_response(function_calls=[("notes_delete", "{}"), ("notes_write", '{"text": "x"}')])
         controller.send_text("Delete my notes and write x")
         await until(lambda: len(outputs(realtime_server)) == 2, what="both answered")
-        unknown, denied = (json.loads(o["output"])["error"] for o in outputs(realtime_server))
-        assert "unknown tool 'notes_delete'" in unknown
-        assert "denied" in denied and notes.written == []
+        unknown, denied = (json.loads(o["output"]) for o in outputs(realtime_server))
+        assert "unknown tool 'notes_delete'" in unknown["error"]
+        assert set(unknown["available"]) == {"get_current_time", "calculate", "notes_read", "notes_write", "notes_wait"}
+        assert "denied" in denied["error"] and notes.written == []
 
     with_controller(scenario)
 
