@@ -42,9 +42,9 @@ def test_missing_offline_extra_is_reported_in_words_a_user_can_act_on() -> None:
 
 
 def test_command_lines(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert engine_command("/x/python") == ["/x/python", "-m", "desktop.engine", "--port", "0", "--exit-with-parent"]
+    assert engine_command("/x/python") == ["/x/python", "-m", "desktop.engine", "--port", "0"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    assert engine_command("/x/python") == [sys.executable, "--engine", "--port", "0", "--exit-with-parent"]
+    assert engine_command("/x/python") == [sys.executable, "--engine", "--port", "0"]
 
 
 def test_a_python_that_cannot_start_is_reported() -> None:
