@@ -63,6 +63,8 @@ class EngineProcess:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
                 await self.process.wait()
+        if self.process.stdin is not None:  # the lifeline: nothing is left to watch it
+            self.process.stdin.close()
         # The pipe closes with the process: let the last lines (often the reason it exited) arrive.
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(self._stderr_task, 2.0)
