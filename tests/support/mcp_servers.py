@@ -10,12 +10,13 @@ Tools (their behaviour is what the tests check):
 - echo(text)            read-only; returns the text.
 - add(a, b)             read-only; returns a structured {"sum": ...} result.
 - fail(message)         raises, so the result is an MCP error result carrying the message.
-- slow(seconds)         sleeps; when cancelled it appends "cancelled <seconds>" to the marker file.
+- slow(seconds)         sleeps; appends "started/finished/cancelled <seconds>" to the marker file.
 - crash()               the server process exits at once, in the middle of the call.
 - grow()                adds a tool `extra.tool` and sends notifications/tools/list_changed.
 - header(name)          read-only; returns the value of an HTTP request header ("" on stdio).
 - files.read_all(path)  a tool name with a dot, which the host must sanitise for the model.
-Every start prints "server <name> up" on stderr, so the host's stderr tail has something to show.
+Every start appends "pid <pid>" to the marker file and prints "server <name> up" on stderr, so the host's
+stderr tail has something to show.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,6 +34,27 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 READ_ONLY = ToolAnnotations(read_only_hint=True)
+SCRIPT = Path(__file__).resolve()
+
+
+def stdio_entry(marker: Path | None = None, name: str = "testserver") -> dict[str, object]:
+    """The mcp.json entry that starts this script as a stdio server."""
+    extra = ["--marker", str(marker)] if marker is not None else []
+    return {"command": sys.executable, "args": [str(SCRIPT), "stdio", "--name", name, *extra]}
+
+
+def spawn_http(marker: Path | None = None, name: str = "webserver") -> tuple[subprocess.Popen[str], str]:
+    """Starts this script as a streamable HTTP server; returns the process and its URL once it listens."""
+    extra = ["--marker", str(marker)] if marker is not None else []
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "http", "--name", name, *extra], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"the MCP test server did not start (said {line!r})")
+    return proc, f"http://127.0.0.1:{int(line.split()[1])}/mcp"
 
 
 def build(name: str, marker: Path | None) -> MCPServer:
@@ -62,6 +85,7 @@ def build(name: str, marker: Path | None) -> MCPServer:
         except anyio.get_cancelled_exc_class():
             note(f"cancelled {seconds:g}")
             raise
+        note(f"finished {seconds:g}")
         return f"slept {seconds:g}"
 
     @server.tool(description="Makes the server exit in the middle of the call.")
@@ -108,6 +132,9 @@ def main() -> None:
     parser.add_argument("--name", default="testserver")
     args = parser.parse_args()
     server = build(args.name, args.marker)
+    if args.marker is not None:
+        with args.marker.open("a") as f:
+            f.write(f"pid {os.getpid()}\n")
     sys.stderr.write(f"server {args.name} up\n")
     sys.stderr.flush()
     if args.transport == "stdio":

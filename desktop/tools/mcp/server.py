@@ -49,6 +49,7 @@ T = TypeVar("T")
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the backoff
+START_TIMEOUT_S = 60.0  # spawn to tools listed: an npx server may download itself first
 PING_INTERVAL_S = 15.0  # HTTP only: a stdio server's exit is seen at once (stdout EOF), a remote one's is not
 CLIENT_INFO = types.Implementation(name="parley", version=__version__)
 
@@ -203,7 +204,7 @@ class ServerRunner:
             watched = _WatchedReadStream(read, lambda: self._connection_lost("the server closed the connection"))
             async with ClientSession(watched, write, message_handler=self._on_message,
                                      client_info=CLIENT_INFO) as session:
-                with anyio.fail_after(self._call_timeout_s):
+                with anyio.fail_after(START_TIMEOUT_S):
                     await session.initialize()
                     tools = await _list_all(session)
                 self._session = session
@@ -304,7 +305,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, MissingSecret | McpCallError):
         return str(exc)
     if isinstance(exc, TimeoutError):
-        return "the server did not answer initialize/tools/list in time"
+        return "the server did not answer in time"
     if isinstance(exc, MCPError) and exc.error.code == types.CONNECTION_CLOSED:
         return "the server closed the connection before it was ready"
     text = str(exc) or type(exc).__name__
