@@ -20,6 +20,7 @@ from desktop.tools.mcp.config import parse_config
 from desktop.tools.mcp.host import McpHost, ServerStatus
 from desktop.tools.registry import ToolRegistry
 from tests.support.mcp_servers import spawn_http, stdio_entry
+from tests.support.secret_service import SecretServiceEnv
 
 VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FAKE_TOKEN = "test-key-not-a-secret"
@@ -302,3 +303,27 @@ def _alive(pid: int) -> bool:
         return False
     stat = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout
     return bool(stat.strip()) and not stat.strip().startswith("Z")
+
+
+def test_a_header_from_the_real_keyring_reaches_the_http_server(secret_service: SecretServiceEnv,
+                                                                http_server: tuple[str, Path]) -> None:
+    import keyring
+
+    from desktop.tools.mcp.keyring_secrets import keyring_lookup
+
+    url, _ = http_server
+    keyring.set_password("parley", "mcp-web-token", FAKE_TOKEN)
+    entry = {"url": url, "headers": {"Authorization": "Bearer ${keyring:mcp-web-token}"}}
+    try:
+        async def main() -> None:
+            async with hosted({"w": entry}, keyring_lookup) as (registry, host):
+                await until(lambda: state(host, "w") == "ready", "the server to be ready")
+                assert await registry.call("header", '{"name": "Authorization"}') == f"Bearer {FAKE_TOKEN}"
+            async with hosted({"w": {"url": url, "headers": {"X": "${keyring:api-key}"}}}, keyring_lookup) as (
+                    _registry, host):
+                await until(lambda: state(host, "w") == "failed", "the refusal")
+                assert "never given to an MCP server" in host.statuses()[0].reason
+
+        asyncio.run(main())
+    finally:
+        keyring.delete_password("parley", "mcp-web-token")
