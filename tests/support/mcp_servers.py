@@ -1,10 +1,10 @@
 """Small but real MCP servers for the MCP host's tests and bench, written with the official SDK's `MCPServer`.
 
     python tests/support/mcp_servers.py stdio [--marker FILE] [--name NAME]
-    python tests/support/mcp_servers.py http  [--marker FILE] [--name NAME]
+    python tests/support/mcp_servers.py http  [--marker FILE] [--name NAME] [--port N]
 
-`stdio` serves over stdin/stdout; `http` serves streamable HTTP on 127.0.0.1 at a port the OS picks and prints
-`PORT <n>` on stdout once it listens (the test reads it: no guessed free port, no race).
+`stdio` serves over stdin/stdout; `http` serves streamable HTTP on 127.0.0.1 at a port the OS picks (or --port)
+and prints `PORT <n>` on stdout once it listens (the test reads it: no guessed free port, no race).
 
 Tools (their behaviour is what the tests check):
 - echo(text)            read-only; returns the text.
@@ -43,9 +43,11 @@ def stdio_entry(marker: Path | None = None, name: str = "testserver") -> dict[st
     return {"command": sys.executable, "args": [str(SCRIPT), "stdio", "--name", name, *extra]}
 
 
-def spawn_http(marker: Path | None = None, name: str = "webserver") -> tuple[subprocess.Popen[str], str]:
+def spawn_http(marker: Path | None = None, name: str = "webserver",
+               port: int = 0) -> tuple[subprocess.Popen[str], str]:
     """Starts this script as a streamable HTTP server; returns the process and its URL once it listens."""
     extra = ["--marker", str(marker)] if marker is not None else []
+    extra += ["--port", str(port)]
     proc = subprocess.Popen([sys.executable, str(SCRIPT), "http", "--name", name, *extra], stdout=subprocess.PIPE,
                             text=True)
     assert proc.stdout is not None
@@ -111,11 +113,12 @@ def build(name: str, marker: Path | None) -> MCPServer:
     return server
 
 
-async def serve_http(server: MCPServer) -> None:
+async def serve_http(server: MCPServer, port: int) -> None:
     import uvicorn
 
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart on the same port right after a kill
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(server.streamable_http_app(), log_level="warning")
     web = uvicorn.Server(config)
@@ -130,6 +133,7 @@ def main() -> None:
     parser.add_argument("transport", choices=["stdio", "http"])
     parser.add_argument("--marker", type=Path)
     parser.add_argument("--name", default="testserver")
+    parser.add_argument("--port", type=int, default=0, help="http: the port (default: one the OS picks)")
     args = parser.parse_args()
     server = build(args.name, args.marker)
     if args.marker is not None:
@@ -140,7 +144,7 @@ def main() -> None:
     if args.transport == "stdio":
         anyio.run(server.run_stdio_async)
     else:
-        anyio.run(serve_http, server)
+        anyio.run(serve_http, server, args.port)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ class ServerRunner:
         self._stopping = False
         self._relist = False
         self._lost: str | None = None
+        self._ready_since: float | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -166,12 +167,12 @@ class ServerRunner:
         while not self._stopping:
             self._set("starting" if first else "restarting", self.reason if not first else "")
             first = False
-            ready_since: float | None = None
+            self._ready_since = None
             try:
-                ready_since = await self._connect_once()
+                await self._connect_once()
                 reason = self._lost or "the server closed the connection"
             except Exception as exc:
-                reason = _describe(exc)
+                reason = self._lost or _describe(exc)
             finally:
                 self._session = None
                 if self.tool_count:
@@ -181,11 +182,11 @@ class ServerRunner:
                     await self.stderr.finish()
             if self._stopping:
                 break
-            if ready_since is not None and time.monotonic() - ready_since >= STABLE_AFTER_S:
+            was_ready = self._ready_since is not None
+            if was_ready and time.monotonic() - (self._ready_since or 0.0) >= STABLE_AFTER_S:
                 delay = self._backoff[0]
             log.warning("MCP server %s: %s; retrying in %g s", self.name, reason, delay)
-            state: State = "restarting" if ready_since is not None else "failed"
-            self._set(state, f"{reason}; retrying in {delay:g} s")
+            self._set("restarting" if was_ready else "failed", f"{reason}; retrying in {delay:g} s")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait_stop(), delay)
             delay = min(delay * 2, self._backoff[1])
@@ -196,10 +197,9 @@ class ServerRunner:
             self._wake.clear()
             await self._wake.wait()
 
-    async def _connect_once(self) -> float | None:
-        """One connection, from spawn/connect to its end; returns when it became ready (monotonic), or None."""
+    async def _connect_once(self) -> None:
+        """One connection, from spawn/connect to its end; `_ready_since` is set once it is ready."""
         self._lost, self._relist = None, False
-        ready_since: float | None = None
         async with self._transport() as (read, write):
             watched = _WatchedReadStream(read, lambda: self._connection_lost("the server closed the connection"))
             async with ClientSession(watched, write, message_handler=self._on_message,
@@ -208,14 +208,14 @@ class ServerRunner:
                     await session.initialize()
                     tools = await _list_all(session)
                 self._session = session
-                ready_since = time.monotonic()
+                self._ready_since = time.monotonic()
                 self._publish(tools)
                 while True:
                     with anyio.move_on_after(self._idle_check_s()) as idle:
                         await self._wake.wait()
                     self._wake.clear()
                     if self._stopping or self._lost is not None:
-                        return ready_since
+                        return
                     if idle.cancelled_caught:
                         with anyio.fail_after(self._call_timeout_s):
                             await session.send_ping()
@@ -223,7 +223,6 @@ class ServerRunner:
                         self._relist = False
                         with anyio.fail_after(self._call_timeout_s):
                             self._publish(await _list_all(session))
-        return ready_since
 
     def _idle_check_s(self) -> float:
         return PING_INTERVAL_S if isinstance(self.config, HttpServerConfig) else float("inf")

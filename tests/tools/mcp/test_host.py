@@ -327,3 +327,29 @@ def test_a_header_from_the_real_keyring_reaches_the_http_server(secret_service: 
         asyncio.run(main())
     finally:
         keyring.delete_password("parley", "mcp-web-token")
+
+
+def test_an_http_server_that_goes_away_is_reconnected_when_it_returns(tmp_path: Path) -> None:
+    proc, url = spawn_http()
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    procs = [proc]
+
+    async def main() -> None:
+        async with hosted({"w": {"url": url}}, backoff_first_s=0.2, backoff_max_s=1.0) as (registry, host):
+            await until(lambda: state(host, "w") == "ready", "the server to be ready")
+            procs[0].kill()
+            procs[0].wait(timeout=30)
+            out = json.loads(await registry.call("echo", '{"text": "anyone?"}'))
+            assert "stopped during the call" in out["error"]
+            await until(lambda: state(host, "w") != "ready" and registry.names() == [], "the tools to leave")
+            again, _ = await asyncio.to_thread(spawn_http, None, "webserver", port)
+            procs.append(again)
+            await until(lambda: state(host, "w") == "ready" and "echo" in registry.names(), "the reconnection")
+            assert await registry.call("echo", '{"text": "welcome back"}') == "welcome back"
+
+    try:
+        asyncio.run(main())
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=30)
