@@ -42,6 +42,8 @@ from desktop.tools.mcp.names import McpCallError, result_text
 from desktop.tools.mcp.process import StderrTail, parent_death_command
 
 log = logging.getLogger(__name__)
+# The SDK's HTTP client logs every request at INFO: one line per tool call in Parley's log file.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 State = Literal["starting", "ready", "failed", "restarting", "stopped"]
 T = TypeVar("T")
@@ -115,6 +117,7 @@ class ServerRunner:
         self._relist = False
         self._lost: str | None = None
         self._ready_since: float | None = None
+        self._scope: anyio.CancelScope | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -128,6 +131,10 @@ class ServerRunner:
         """Ends the connection (a stdio child is closed, then terminated, by the SDK) and the supervision."""
         self._stopping = True
         self._wake.set()
+        if self._scope is not None:
+            # Also ends a connection still starting (a server that never answers initialize); the SDK's stdio
+            # shutdown runs shielded inside, so the child is still closed and, if need be, terminated.
+            self._scope.cancel()
         task, self._task = self._task, None
         if task is None:
             return
@@ -169,12 +176,13 @@ class ServerRunner:
             first = False
             self._ready_since = None
             try:
-                await self._connect_once()
+                with anyio.CancelScope() as self._scope:
+                    await self._connect_once()
                 reason = self._lost or "the server closed the connection"
             except Exception as exc:
                 reason = self._lost or _describe(exc)
             finally:
-                self._session = None
+                self._session, self._scope = None, None
                 if self.tool_count:
                     self.tool_count = 0
                     self._on_tools(self, [])

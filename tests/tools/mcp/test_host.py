@@ -353,3 +353,31 @@ def test_an_http_server_that_goes_away_is_reconnected_when_it_returns(tmp_path: 
         for p in procs:
             p.kill()
             p.wait(timeout=30)
+
+
+def _processes_running(program: str, *args: str) -> list[int]:
+    """Live processes whose command line is `program args` (program by its base name)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().decode().split("\0")[:-1]
+            except OSError:
+                continue
+            if argv and Path(argv[0]).name == program and argv[1:] == list(args) and _alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+def test_aclose_ends_a_server_stuck_in_start_up() -> None:
+    # `sleep` never answers initialize: the server stays "starting" until Parley closes it.
+    seconds = f"{600 + os.getpid() % 1000}.5"  # a command line no other test runs
+
+    async def main() -> None:
+        async with hosted({"stuck": {"command": "sleep", "args": [seconds]}}) as (registry, host):
+            await until(lambda: _processes_running("sleep", seconds), "the server process")
+            assert state(host, "stuck") == "starting" and registry.names() == []
+        assert host.statuses() == []
+
+    asyncio.run(main())
+    assert _processes_running("sleep", seconds) == []
