@@ -34,7 +34,7 @@ _TRAMPOLINE = (
 def parent_death_command(command: str, args: list[str]) -> tuple[str, list[str]]:
     """The command and arguments that run `command args` with SIGTERM on Parley's death (Linux, not frozen: a
     bundle has no separate Python to run the trampoline with); elsewhere the command unchanged."""
-    if sys.platform != "linux" or getattr(sys, "frozen", False):
+    if sys.platform != "linux" or getattr(sys, "frozen", False) or not sys.executable:
         return command, list(args)
     return sys.executable, ["-I", "-S", "-c", _TRAMPOLINE, str(os.getpid()), command, *args]
 

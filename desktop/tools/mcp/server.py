@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -245,9 +246,9 @@ class ServerRunner:
                                                         WriteStream[SessionMessage]]]:
         config = self.config
         if isinstance(config, StdioServerConfig):
-            env, command = await asyncio.to_thread(self._prepare_stdio, config)
+            env, command, cwd = await asyncio.to_thread(self._prepare_stdio, config)
             program, args = parent_death_command(command, list(config.args))
-            params = StdioServerParameters(command=program, args=args, env=env, cwd=config.cwd)
+            params = StdioServerParameters(command=program, args=args, env=env, cwd=cwd)
             errlog = self.stderr.open()
             try:
                 async with stdio_client(params, errlog=errlog) as streams:
@@ -261,14 +262,21 @@ class ServerRunner:
                     streamable_http_client(config.url, http_client=client) as streams:
                 yield streams
 
-    def _prepare_stdio(self, config: StdioServerConfig) -> tuple[dict[str, str], str]:
-        """In a worker thread: keyring lookups and the PATH search may block."""
+    def _prepare_stdio(self, config: StdioServerConfig) -> tuple[dict[str, str], str, str | None]:
+        """In a worker thread (keyring lookups and the PATH search may block): the child's extra environment, the
+        program's full path and the working folder. A relative program path is taken from the working folder."""
         env = self._resolve(config.env)
+        cwd = os.path.expanduser(config.cwd) if config.cwd else None
+        command = os.path.expanduser(config.command)
+        if os.sep in command and not os.path.isabs(command) and cwd:
+            command = os.path.join(cwd, command)
         path = {**get_default_environment(), **env}.get("PATH")
-        found = shutil.which(config.command, path=path)
+        found = shutil.which(command, path=path)
         if found is None:
-            raise McpCallError(f"the command {config.command!r} was not found (PATH and cwd as Parley sees them)")
-        return env, found
+            raise McpCallError(f"the command {config.command!r} was not found (or is not executable)")
+        if cwd is not None and not os.path.isdir(cwd):
+            raise McpCallError(f"the working folder {config.cwd!r} does not exist")
+        return env, found, cwd
 
     def _resolve(self, values: dict[str, str] | Any) -> dict[str, str]:
         names = secret_names(values)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from desktop.tools.mcp.config import parse_config
 from desktop.tools.mcp.host import McpHost, ServerStatus
 from desktop.tools.registry import ToolRegistry
-from tests.support.mcp_servers import spawn_http, stdio_entry
+from tests.support.mcp_servers import SCRIPT, spawn_http, stdio_entry
 from tests.support.secret_service import SecretServiceEnv
 
 VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -381,3 +382,19 @@ def test_aclose_ends_a_server_stuck_in_start_up() -> None:
 
     asyncio.run(main())
     assert _processes_running("sleep", seconds) == []
+
+
+def test_a_relative_command_runs_from_its_working_folder(tmp_path: Path) -> None:
+    script = tmp_path / "run-server.sh"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} {SCRIPT} stdio\n")
+    script.chmod(0o755)
+    servers = {"rel": {"command": "./run-server.sh", "cwd": str(tmp_path)},
+               "nowhere": {"command": "./run-server.sh", "cwd": str(tmp_path / "missing")}}
+
+    async def main() -> None:
+        async with hosted(servers) as (registry, host):
+            await until(lambda: state(host, "rel") == "ready" and state(host, "nowhere") == "failed", "both")
+            assert await registry.call("echo", '{"text": "relative"}') == "relative"
+            assert "not found" in next(s.reason for s in host.statuses() if s.name == "nowhere")
+
+    asyncio.run(main())
