@@ -65,10 +65,11 @@ class McpHost:
 
     async def reload(self, servers: McpConfig | Iterable[ServerConfig]) -> None:
         """Applies a re-read configuration: unchanged servers keep running, removed or changed ones are stopped
-        (their tools leave), new or changed ones start."""
+        (their tools leave), new or changed ones start, and failed ones are tried again now (the user may have just
+        stored the missing secret or installed the missing program)."""
         configs, self.config_errors = _split(servers)
         wanted = {config.name: config for config in configs}
-        gone = [r for name, r in self._runners.items() if wanted.get(name) != r.config]
+        gone = [r for name, r in self._runners.items() if wanted.get(name) != r.config or r.state == "failed"]
         for runner in gone:
             del self._runners[runner.name]
         await asyncio.gather(*(self._stop(runner) for runner in gone))

@@ -127,6 +127,17 @@ class ServerRunner:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._supervise(), name=f"mcp:{self.name}")
+        self._task.add_done_callback(self._supervision_ended)
+
+    def _supervision_ended(self, task: asyncio.Task[None]) -> None:
+        """A supervisor that died of something unforeseen must say so rather than leave a stale state behind."""
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("MCP server %s: supervision ended", self.name, exc_info=exc)
+            self._session = None
+            if self.tool_count:
+                self.tool_count = 0
+                self._on_tools(self, [])
+            self._set("failed", f"internal error: {_describe(exc)}; use Reload to try again")
 
     async def stop(self, timeout_s: float = 8.0) -> None:
         """Ends the connection (a stdio child is closed, then terminated, by the SDK) and the supervision."""

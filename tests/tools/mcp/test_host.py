@@ -219,14 +219,20 @@ def test_a_keyring_referenced_header_reaches_the_http_server(http_server: tuple[
     asyncio.run(main())
 
 
-def test_a_missing_keyring_secret_fails_the_server_naming_it(http_server: tuple[str, Path]) -> None:
+def test_a_missing_keyring_secret_fails_the_server_naming_it_until_reload(http_server: tuple[str, Path]) -> None:
     url, _ = http_server
-    entry = {"url": url, "headers": {"Authorization": "Bearer ${keyring:absent-token}"}}
+    secrets: dict[str, str] = {}
+    servers = {"w": {"url": url, "headers": {"Authorization": "Bearer ${keyring:absent-token}"}}}
 
     async def main() -> None:
-        async with hosted({"w": entry}) as (registry, host):
+        # A long backoff: only Reload can bring the server back within the test.
+        async with hosted(servers, secrets.get, backoff_first_s=600) as (registry, host):
             await until(lambda: state(host, "w") == "failed", "the failure")
             assert "'absent-token'" in host.statuses()[0].reason and registry.names() == []
+            secrets["absent-token"] = FAKE_TOKEN
+            await host.reload(parse_config(json.dumps({"mcpServers": servers})))
+            await until(lambda: state(host, "w") == "ready", "the server after Reload")
+            assert await registry.call("header", '{"name": "Authorization"}') == f"Bearer {FAKE_TOKEN}"
 
     asyncio.run(main())
 
