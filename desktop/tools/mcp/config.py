@@ -6,8 +6,8 @@
 
 A header or env value may contain `${keyring:NAME}`: the host replaces it, when it connects, with the secret the
 app keeps in the system keyring (service "parley", user NAME), so no token has to sit in the file. A server may
-say `"disabled": true` to be skipped. A broken file is reported with its line and the reason; one bad server
-entry is reported by name and the others still start. See docs/mcp.md.
+say `"disabled": true` to be skipped, and `"timeout": SECONDS` for its calls. A broken file is reported with its
+line and the reason; one bad server entry is reported by name and the others still start. See docs/mcp.md.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class StdioServerConfig:
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    timeout_s: float | None = None  # per call; None: the host's default
 
     @property
     def transport(self) -> str:
@@ -48,6 +49,7 @@ class HttpServerConfig:
     name: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float | None = None  # per call; None: the host's default
 
     @property
     def transport(self) -> str:
@@ -124,6 +126,10 @@ def _parse_server(name: str, entry: Any) -> ServerConfig | None:
     if kind is not None and kind not in ("stdio", "http", "streamable-http", "streamableHttp"):
         raise ValueError(f"transport {kind!r} is not supported (use a command for stdio or a url for "
                          "streamable HTTP)")
+    timeout = entry.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+        raise ValueError('"timeout" must be a positive number of seconds')
+    timeout_s = float(timeout) if timeout is not None else None
     has_command, has_url = "command" in entry, "url" in entry
     if has_command == has_url:
         raise ValueError('give either "command" (a program to start) or "url" (a streamable HTTP endpoint)')
@@ -137,11 +143,11 @@ def _parse_server(name: str, entry: Any) -> ServerConfig | None:
         cwd = entry.get("cwd")
         if cwd is not None and not isinstance(cwd, str):
             raise ValueError('"cwd" must be a string')
-        return StdioServerConfig(name, command, tuple(args), _string_map(entry, "env"), cwd)
+        return StdioServerConfig(name, command, tuple(args), _string_map(entry, "env"), cwd, timeout_s)
     url = entry["url"]
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError('"url" must start with http:// or https://')
-    return HttpServerConfig(name, url, _string_map(entry, "headers"))
+    return HttpServerConfig(name, url, _string_map(entry, "headers"), timeout_s)
 
 
 def _string_map(entry: Mapping[str, Any], key: str) -> dict[str, str]:

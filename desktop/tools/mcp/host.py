@@ -122,9 +122,11 @@ class McpHost:
 
         parameters = dict(tool.input_schema)
         parameters.setdefault("type", "object")
+        if parameters["type"] == "object":
+            parameters.setdefault("properties", {})
         annotations = tool.annotations
         return Tool(name, tool.description or tool.title or tool.name, parameters, call,
-                    timeout_s=self._call_timeout_s, source=runner.name, title=tool.name,
+                    timeout_s=runner.call_timeout_s, source=runner.name, title=tool.name,
                     read_only=bool(annotations and annotations.read_only_hint))
 
     def _changed(self) -> None:

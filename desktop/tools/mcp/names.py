@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from mcp_types import CallToolResult, EmbeddedResource, ImageContent, ResourceLink, TextContent
 
 MAX_NAME = 64
+MAX_OUTPUT_CHARS = 20_000  # ~5k tokens: a whole file read aloud helps nobody and costs every later turn
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -69,6 +70,9 @@ def result_text(result: CallToolResult) -> str:
     if structured is not None and not _says_the_same(text, structured):
         structured_json = json.dumps(structured, ensure_ascii=False)
         text = f"{text}\n{structured_json}" if text else structured_json
+    if len(text) > MAX_OUTPUT_CHARS:
+        cut = len(text) - MAX_OUTPUT_CHARS
+        text = f"{text[:MAX_OUTPUT_CHARS]}\n[... {cut} more characters cut by Parley]"
     return text
 
 

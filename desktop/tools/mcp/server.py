@@ -108,7 +108,7 @@ class ServerRunner:
         self.tool_count = 0
         self.stderr = StderrTail()
         self._secret_lookup = secret_lookup
-        self._call_timeout_s = call_timeout_s
+        self.call_timeout_s = config.timeout_s or call_timeout_s
         self._on_tools = on_tools
         self._on_change = on_change
         self._backoff = (backoff_first_s, backoff_max_s)
@@ -164,10 +164,10 @@ class ServerRunner:
         if session is None:
             raise McpCallError(f"the MCP server {self.name!r} is not running ({self.state})")
         try:
-            result = await session.call_tool(tool, arguments or None, read_timeout_seconds=self._call_timeout_s)
+            result = await session.call_tool(tool, arguments or None, read_timeout_seconds=self.call_timeout_s)
         except MCPError as exc:
             if exc.error.code == types.REQUEST_TIMEOUT:
-                raise TimeoutError(f"{tool} took longer than {self._call_timeout_s:g} s") from None
+                raise TimeoutError(f"{tool} took longer than {self.call_timeout_s:g} s") from None
             if exc.error.code == types.CONNECTION_CLOSED:
                 self._connection_lost("the connection closed during a call")
                 raise McpCallError(f"the MCP server {self.name!r} stopped during the call; Parley is restarting "
@@ -237,11 +237,11 @@ class ServerRunner:
                     if self._stopping or self._lost is not None:
                         return
                     if idle.cancelled_caught:
-                        with anyio.fail_after(self._call_timeout_s):
+                        with anyio.fail_after(self.call_timeout_s):
                             await session.send_ping()
                     if self._relist:
                         self._relist = False
-                        with anyio.fail_after(self._call_timeout_s):
+                        with anyio.fail_after(self.call_timeout_s):
                             self._publish(await _list_all(session))
 
     def _idle_check_s(self) -> float:

@@ -24,14 +24,16 @@ def test_the_common_shape() -> None:
         "files": {"command": "npx", "args": ["-y", "srv"], "env": {"TOKEN": "${keyring:files-token}"}},
         "remote": {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer ${keyring:remote}"}},
         "off": {"command": "x", "disabled": True},
+        "patient": {"url": "http://127.0.0.1:9/mcp", "timeout": 120},
     }}, indent=2)
     config = parse_config(text)
     assert config.errors == ()
     assert config.servers == (
         StdioServerConfig("files", "npx", ("-y", "srv"), {"TOKEN": "${keyring:files-token}"}),
         HttpServerConfig("remote", "https://example.com/mcp", {"Authorization": "Bearer ${keyring:remote}"}),
+        HttpServerConfig("patient", "http://127.0.0.1:9/mcp", timeout_s=120.0),
     )
-    assert [s.transport for s in config.servers] == ["stdio", "http"]
+    assert [s.transport for s in config.servers] == ["stdio", "http", "http"]
 
 
 def test_a_syntax_error_names_its_line() -> None:
@@ -50,6 +52,8 @@ def test_a_syntax_error_names_its_line() -> None:
     ({"url": "ftp://h"}, "http:// or https://"),
     ({"url": "http://h", "headers": {"A": "${keyring:}"}}, "empty ${keyring:}"),
     ({"url": "http://h", "type": "sse"}, "not supported"),
+    ({"url": "http://h", "timeout": "5"}, "positive number"),
+    ({"url": "http://h", "timeout": 0}, "positive number"),
     ("just a string", "expected an object"),
 ])
 def test_a_bad_server_is_named_with_its_line_and_the_others_still_parse(entry: object, needle: str) -> None:

@@ -108,12 +108,19 @@ def test_errors_and_unknown_tools_are_answered_for_the_model() -> None:
     asyncio.run(main())
 
 
-def test_a_timeout_is_answered_and_cancelled_on_the_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["host default", "mcp.json timeout"])
+def test_a_timeout_is_answered_and_cancelled_on_the_server(where: str, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
+    entry: dict[str, Any] = stdio_entry(marker)
+    options: dict[str, Any] = {"call_timeout_s": 1.0}
+    if where == "mcp.json timeout":
+        entry["timeout"], options = 1, {}
 
     async def main() -> None:
-        async with hosted({"t": stdio_entry(marker)}, call_timeout_s=1.0) as (registry, host):
+        async with hosted({"t": entry}, **options) as (registry, host):
             await until(lambda: state(host, "t") == "ready", "the server to be ready")
+            echo = registry.get("echo")
+            assert echo is not None and echo.timeout_s == 1.0
             out = json.loads(await registry.call("slow", '{"seconds": 30}'))
             assert "took longer than 1 s" in out["error"]
             await until(lambda: "cancelled 30" in lines(marker), "the server to see the cancellation")

@@ -8,7 +8,7 @@ import re
 import pytest
 from mcp_types import CallToolResult, ImageContent, TextContent
 
-from desktop.tools.mcp.names import McpCallError, model_names, result_text, sanitise
+from desktop.tools.mcp.names import MAX_OUTPUT_CHARS, McpCallError, model_names, result_text, sanitise
 
 VALID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -41,3 +41,8 @@ def test_result_text() -> None:
     assert result_text(image) == "[image, image/png]"
     with pytest.raises(McpCallError, match="no such file"):
         result_text(CallToolResult(content=[TextContent(type="text", text="no such file")], is_error=True))
+
+
+def test_a_huge_result_is_cut_with_a_note() -> None:
+    out = result_text(CallToolResult(content=[TextContent(type="text", text="x" * (MAX_OUTPUT_CHARS + 123))]))
+    assert out.startswith("x" * MAX_OUTPUT_CHARS) and out.endswith("[... 123 more characters cut by Parley]")
