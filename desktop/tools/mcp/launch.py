@@ -1,5 +1,14 @@
 """Starting the MCP host without blocking the event loop: reading mcp.json and importing the SDK (about half a
-second of imports) both happen in worker threads, so the app can call this right after its window is shown."""
+second of imports) both happen in worker threads, so the app can call this right after its window is shown.
+
+The app side, in short:
+
+    path = config_path(Path(QSettings(...).fileName()).parent, options.mcp_config)
+    host = await open_host(registry, path, keyring_lookup)      # keyring_lookup: desktop.tools.mcp.keyring_secrets
+    host.add_listener(...)                                      # Tools page: host.statuses(), host.config_errors
+    await host.reload(await read_config(path))                  # the "Reload" button
+    await host.aclose()                                         # on quit
+"""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import pytest
 from desktop.tools.mcp.config import parse_config
 from desktop.tools.mcp.host import McpHost, ServerStatus
 from desktop.tools.registry import ToolRegistry
+from tests.support.event_validation import client_event_problems
 from tests.support.mcp_servers import SCRIPT, spawn_http, stdio_entry
 from tests.support.secret_service import SecretServiceEnv
 
@@ -77,6 +78,8 @@ def test_stdio_tools_are_registered_with_valid_names_and_answer(tmp_path: Path) 
             names = registry.names()
             assert set(names) == {"echo", "add", "fail", "slow", "crash", "grow", "header", "files_read_all"}
             assert all(VALID_NAME.match(n) for n in names)
+            update = {"type": "session.update", "session": {"type": "realtime", "tools": registry.schemas()}}
+            assert client_event_problems(update) == []
             echo, fail, files = registry.get("echo"), registry.get("fail"), registry.get("files_read_all")
             assert echo is not None and fail is not None and files is not None
             assert (echo.source, echo.title, echo.read_only) == ("t", "echo", True)
