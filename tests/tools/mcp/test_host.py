@@ -174,9 +174,12 @@ def test_a_server_exiting_mid_call_fails_its_calls_restarts_and_its_tools_return
     asyncio.run(main())
 
 
-def test_list_changed_updates_the_registry() -> None:
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_list_changed_updates_the_registry(transport: str, request: pytest.FixtureRequest) -> None:
+    entry = {"url": request.getfixturevalue("http_server")[0]} if transport == "http" else stdio_entry()
+
     async def main() -> None:
-        async with hosted({"t": stdio_entry()}) as (registry, host):
+        async with hosted({"t": entry}) as (registry, host):
             await until(lambda: state(host, "t") == "ready", "the server to be ready")
             changes: list[list[str]] = []
             registry.add_listener(lambda: changes.append(registry.names()))
