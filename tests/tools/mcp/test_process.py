@@ -75,3 +75,37 @@ def test_a_child_started_through_the_trampoline_ends_when_its_parent_is_killed()
         for pid in (guarded, plain):
             if _alive(pid):
                 os.kill(pid, 9)
+
+
+def test_a_stdio_server_ends_when_the_host_process_is_killed(tmp_path: Path) -> None:
+    # A stand-in for Parley runs the real McpHost with a real SDK server, then dies by SIGKILL: nothing of
+    # Parley's shutdown runs, yet the server must go (its stdin closes; the trampoline's signal backs that up).
+    marker = tmp_path / "marker"
+    code = ("import asyncio, json, sys\n"
+            "from desktop.tools.mcp.config import parse_config\n"
+            "from desktop.tools.mcp.host import McpHost\n"
+            "from desktop.tools.registry import ToolRegistry\n"
+            "from tests.support.mcp_servers import stdio_entry\n"
+            "async def main():\n"
+            "    registry = ToolRegistry()\n"
+            f"    config = parse_config(json.dumps({{'mcpServers': {{'t': stdio_entry({str(marker)!r})}}}}))\n"
+            "    host = McpHost(registry, config, lambda name: None)\n"
+            "    await host.start()\n"
+            "    while 'echo' not in registry.names():\n"
+            "        await asyncio.sleep(0.05)\n"
+            "    print('ready', flush=True)\n"
+            "    await asyncio.sleep(600)\n"
+            "asyncio.run(main())\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert parent.stdout is not None
+    assert parent.stdout.readline().strip() == "ready"
+    pid = int(next(line for line in marker.read_text().splitlines() if line.startswith("pid")).split()[1])
+    try:
+        assert _alive(pid)
+        parent.kill()
+        parent.wait(timeout=30)
+        _wait(lambda: not _alive(pid), "the server to end with its host")
+    finally:
+        if _alive(pid):
+            os.kill(pid, 9)
