@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
@@ -53,8 +53,13 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 30.0  # a connection that lasted this long resets the backoff
 START_TIMEOUT_S = 60.0  # spawn to tools listed: an npx server may download itself first
-PING_INTERVAL_S = 15.0  # HTTP only: a stdio server's exit is seen at once (stdout EOF), a remote one's is not
+PING_INTERVAL_S = 15.0
+MAX_PAGES = 50  # HTTP only: a stdio server's exit is seen at once (stdout EOF), a remote one's is not
 CLIENT_INFO = types.Implementation(name="parley", version=__version__)
+
+
+class StartError(Exception):
+    """A server that cannot be started as configured (missing program or folder); the message says which."""
 
 
 class _WatchedReadStream(Generic[T]):
@@ -284,12 +289,12 @@ class ServerRunner:
         path = {**get_default_environment(), **env}.get("PATH")
         found = shutil.which(command, path=path)
         if found is None:
-            raise McpCallError(f"the command {config.command!r} was not found (or is not executable)")
+            raise StartError(f"the command {config.command!r} was not found (or is not executable)")
         if cwd is not None and not os.path.isdir(cwd):
-            raise McpCallError(f"the working folder {config.cwd!r} does not exist")
+            raise StartError(f"the working folder {config.cwd!r} does not exist")
         return env, found, cwd
 
-    def _resolve(self, values: dict[str, str] | Any) -> dict[str, str]:
+    def _resolve(self, values: Mapping[str, str]) -> dict[str, str]:
         names = secret_names(values)
         return resolve_secrets(values, {name: self._secret_lookup(name) for name in names})
 
@@ -312,23 +317,24 @@ class ServerRunner:
 
 
 async def _list_all(session: ClientSession) -> list[types.Tool]:
-    """Every page of tools/list."""
+    """Every page of tools/list (at most MAX_PAGES: a server repeating its cursor must not loop us forever)."""
     tools: list[types.Tool] = []
     cursor: str | None = None
-    while True:
+    for _ in range(MAX_PAGES):
         params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
         page = await session.list_tools(params=params)
         tools.extend(page.tools)
         cursor = page.next_cursor
         if not cursor:
-            return tools
+            break
+    return tools
 
 
 def _describe(exc: BaseException) -> str:
     """One sentence for a failed connection: the innermost meaningful error of an exception group."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
-    if isinstance(exc, MissingSecret | McpCallError):
+    if isinstance(exc, MissingSecret | StartError):
         return str(exc)
     if isinstance(exc, TimeoutError):
         return "the server did not answer in time"
