@@ -13,6 +13,7 @@ Tools (their behaviour is what the tests check):
 - slow(seconds)         sleeps; appends "started/finished/cancelled <seconds>" to the marker file.
 - crash()               the server process exits at once, in the middle of the call.
 - grow()                adds a tool `extra.tool` and sends notifications/tools/list_changed.
+- forget(name)          removes a tool WITHOUT notifications/tools/list_changed (the client's list goes stale).
 - header(name)          read-only; returns the value of an HTTP request header ("" on stdio).
 - files.read_all(path)  a tool name with a dot, which the host must sanitise for the model.
 Every start appends "pid <pid>" to the marker file and prints "server <name> up" on stderr, so the host's
@@ -102,6 +103,11 @@ def build(name: str, marker: Path | None) -> MCPServer:
         server.add_tool(lambda: "extra", name="extra.tool", description="A tool added at run time.")
         await ctx.session.send_tool_list_changed()
         return "grown"
+
+    @server.tool(description="Removes a tool without telling the client (a server whose list went stale).")
+    def forget(name: str) -> str:
+        server.remove_tool(name)
+        return f"forgot {name}"
 
     @server.tool(description="Returns the value of an HTTP request header.", annotations=READ_ONLY)
     def header(name: str, ctx: Context) -> str:

@@ -76,7 +76,8 @@ def test_stdio_tools_are_registered_with_valid_names_and_answer(tmp_path: Path) 
         async with hosted({"t": stdio_entry()}) as (registry, host):
             await until(lambda: state(host, "t") == "ready", "the server to be ready")
             names = registry.names()
-            assert set(names) == {"echo", "add", "fail", "slow", "crash", "grow", "header", "files_read_all"}
+            assert set(names) == {"echo", "add", "fail", "slow", "crash", "grow", "forget", "header",
+                                  "files_read_all"}
             assert all(VALID_NAME.match(n) for n in names)
             update = {"type": "session.update", "session": {"type": "realtime", "tools": registry.schemas()}}
             assert client_event_problems(update) == []
@@ -91,7 +92,7 @@ def test_stdio_tools_are_registered_with_valid_names_and_answer(tmp_path: Path) 
             assert await registry.call("files_read_all", '{"path": "/x"}') == "contents of /x"
             await until(lambda: "server testserver up" in host.statuses()[0].stderr_tail, "the stderr tail")
             status = host.statuses()[0]
-            assert (status.name, status.tool_count, status.transport) == ("t", 8, "stdio")
+            assert (status.name, status.tool_count, status.transport) == ("t", 9, "stdio")
 
     asyncio.run(main())
 
@@ -106,6 +107,10 @@ def test_errors_and_unknown_tools_are_answered_for_the_model() -> None:
             assert "unknown tool" in unknown["error"] and "echo" in unknown["available"]
             invalid = json.loads(await registry.call("echo", '{"txt": "hi"}'))
             assert "text" in invalid["error"]  # the server's validation message names the missing field
+            # A tool the server dropped without telling: the registry still offers it, the server says unknown.
+            assert await registry.call("forget", '{"name": "add"}') == "forgot add"
+            stale = json.loads(await registry.call("add", '{"a": 1, "b": 2}'))
+            assert "Unknown tool" in stale["error"] and "add" in stale["error"]
             assert state(host, "t") == "ready"
 
     asyncio.run(main())
@@ -186,7 +191,7 @@ def test_list_changed_updates_the_registry(transport: str, request: pytest.Fixtu
             assert await registry.call("grow", "{}") == "grown"
             await until(lambda: "extra_tool" in registry.names(), "the new tool")
             assert any("extra_tool" in names for names in changes)
-            assert host.statuses()[0].tool_count == 9
+            assert host.statuses()[0].tool_count == 10
             assert await registry.call("extra_tool", "{}") == "extra"
 
     asyncio.run(main())
