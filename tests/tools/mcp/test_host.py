@@ -143,12 +143,12 @@ def test_two_calls_run_at_once(tmp_path: Path) -> None:
     async def main() -> None:
         async with hosted({"t": stdio_entry(marker)}) as (registry, host):
             await until(lambda: state(host, "t") == "ready", "the server to be ready")
-            results = await asyncio.gather(registry.call("slow", '{"seconds": 1}'),
-                                           registry.call("slow", '{"seconds": 1.5}'))
-            assert results == ["slept 1", "slept 1.5"]
+            results = await asyncio.gather(registry.call("slow", '{"seconds": 2}'),
+                                           registry.call("slow", '{"seconds": 2.5}'))
+            assert results == ["slept 2", "slept 2.5"]
             seen = [line for line in lines(marker) if not line.startswith("pid")]
             # Both started before either finished: the second did not wait for the first.
-            assert sorted(seen[:2]) == ["started 1", "started 1.5"], seen
+            assert sorted(seen[:2]) == ["started 2", "started 2.5"], seen
 
     asyncio.run(main())
 
