@@ -13,9 +13,8 @@ The app side, in short:
 from __future__ import annotations
 
 import asyncio
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from desktop.tools.mcp.config import McpConfig, SecretLookup, load_config
 from desktop.tools.registry import ToolRegistry
@@ -33,8 +32,14 @@ async def open_host(registry: ToolRegistry, config_file: Path, secret_lookup: Se
                     call_timeout_s: float = 30.0) -> McpHost:
     """Reads the file, imports the host, starts it (servers come up in the background) and returns it."""
     config = await read_config(config_file)
-    module = await asyncio.to_thread(importlib.import_module, "desktop.tools.mcp.host")
-    host_class = cast("type[McpHost]", module.McpHost)
+    host_class = await asyncio.to_thread(_import_host)
     host = host_class(registry, config, secret_lookup, call_timeout_s=call_timeout_s)
     await host.start()
     return host
+
+
+def _import_host() -> type[McpHost]:
+    # A plain import statement (not importlib), so PyInstaller's analysis still finds the SDK for the bundle.
+    from desktop.tools.mcp.host import McpHost
+
+    return McpHost
