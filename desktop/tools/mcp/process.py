@@ -45,11 +45,13 @@ class StderrTail:
 
     def __init__(self, lines: int = TAIL_LINES) -> None:
         self._lines: deque[str] = deque(maxlen=lines)
+        self._lock = threading.Lock()  # the reader thread appends while the loop copies
         self._writer: TextIO | None = None
         self._thread: threading.Thread | None = None
 
     def lines(self) -> tuple[str, ...]:
-        return tuple(self._lines)
+        with self._lock:
+            return tuple(self._lines)
 
     def open(self) -> TextIO:
         """A new pipe for one run of the server; the lines of earlier runs stay until new ones push them out."""
@@ -79,4 +81,5 @@ class StderrTail:
             for line in reader:
                 line = line.rstrip("\r\n")
                 if line:
-                    self._lines.append(line[:_MAX_LINE])
+                    with self._lock:
+                        self._lines.append(line[:_MAX_LINE])
