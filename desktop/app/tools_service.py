@@ -39,7 +39,7 @@ from desktop.tools.validation import InvalidArguments
 
 if TYPE_CHECKING:
     from desktop.core.effects import FunctionCallRequested
-    from desktop.tools.mcp import McpHost  # arrives with the MCP host (branch mcp)
+    from desktop.tools.mcp.host import McpHost
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +135,14 @@ class ToolsService(QObject):
     # ------------------------------------------------------------------------------------------ MCP (the join)
 
     async def _start_mcp(self) -> None:
-        mcp = _mcp_package()
-        if mcp is None:
-            return
-        servers = await asyncio.to_thread(mcp.load_config, self.mcp_config)  # JOIN: the mcp branch's loader
-        host = mcp.McpHost(self.registry, servers, self._secret_lookup, call_timeout_s=self._call_timeout_s)
+        """Reads mcp.json and imports the SDK in worker threads (the GUI thread never waits for either), then
+        starts every server in the background."""
+        from desktop.tools.mcp.keyring_secrets import keyring_lookup
+        from desktop.tools.mcp.launch import open_host
+
+        lookup = self._secret_lookup if self._secret_lookup is not None else keyring_lookup
+        host = await open_host(self.registry, self.mcp_config, lookup, call_timeout_s=self._call_timeout_s)
         self.attach_host(host)
-        await host.start()
 
     def attach_host(self, host: McpHost) -> None:
         self.host = host
@@ -153,11 +154,13 @@ class ToolsService(QObject):
         self._spawn(self._reload())
 
     async def _reload(self) -> None:
-        mcp = _mcp_package()
-        if mcp is None or self.host is None:
+        from desktop.tools.mcp.launch import read_config
+
+        if self.host is None:
             await self._start_mcp()
             return
-        await self.host.reload(await asyncio.to_thread(mcp.load_config, self.mcp_config))
+        await self.host.reload(await read_config(self.mcp_config))
+        self.catalogue_changed.emit()
 
     # ------------------------------------------------------------------------------------------ for the session
 
@@ -238,7 +241,7 @@ class ToolsService(QObject):
         for status in self.host.statuses() if self.host is not None else []:
             tools = by_source.pop(status.name, [])
             detail = _count(status.tool_count) if status.state == "ready" else status.reason
-            rows.append(SourceRow(status.name, status.name, status.state, detail, status.stderr_tail,
+            rows.append(SourceRow(status.name, status.name, status.state, detail, "\n".join(status.stderr_tail),
                                   self._rows(tools)))
         rows += [SourceRow(name, name, "ready", _count(len(tools)), "", self._rows(tools))
                  for name, tools in by_source.items()]
@@ -286,17 +289,6 @@ class ToolsService(QObject):
             self._offered = offered
             self.tools_changed.emit()
         self.catalogue_changed.emit()
-
-
-def _mcp_package() -> Any:
-    """desktop.tools.mcp, or None in a build without it. Only the package's absence is tolerated: any other
-    import error is a bug and surfaces (in the log), instead of MCP silently never starting."""
-    try:
-        return importlib.import_module("desktop.tools.mcp")
-    except ModuleNotFoundError as exc:
-        if exc.name != "desktop.tools.mcp":
-            raise
-        return None
 
 
 def _count(n: int) -> str:
