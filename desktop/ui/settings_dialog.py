@@ -276,6 +276,11 @@ class HotkeysPage(OptionsPage):
         self.form.addRow("", self.global_status)
 
 
+class HistoryPage(OptionsPage):
+    title = "History"
+    keys = ("keep_history", "start_with")
+
+
 class SettingsDialog(QDialog):
     def __init__(self, store: SettingsStore, keys: KeyStore, list_devices: Callable[[str], list[str]],
                  rescan: Callable[[], None], global_status: Callable[[], tuple[bool, str]],
@@ -284,7 +289,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Parley settings")
         self.store = store
         self.pages: list[OptionsPage] = [ConnectionPage(keys), VoicePage(), TurnsPage(),
-                                         AudioPage(list_devices, rescan), HotkeysPage(global_status)]
+                                         AudioPage(list_devices, rescan), HotkeysPage(global_status), HistoryPage()]
         self.tabs = QTabWidget(self)
         for page in self.pages:
             page.load(store)

@@ -1,0 +1,318 @@
+"""The history in the window: a dialog listing conversations newest first, full-text search with the match
+highlighted, one conversation shown read-only, delete one or all, export, and Continue; plus the window's
+History button and Ctrl+N (see HistoryControls).
+
+The dialog only draws: reads go through the store's async API (answered by its own thread), file writes run
+in a worker thread, and confirmations are non-modal boxes (a nested exec() loop would stall the sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.history.export import to_json, to_markdown
+from desktop.history.models import ConversationRecord, ConversationSummary, SearchHit
+from desktop.ui.transcript_view import TranscriptView
+
+if TYPE_CHECKING:
+    from desktop.app.history_recorder import HistoryRecorder
+    from desktop.ui.main_window import MainWindow
+
+LIST_LIMIT = 200
+MATCH_STYLE = "background:#6b5a1e; color:#ffffff; font-weight:600"
+Spawn = Callable[[Awaitable[Any]], Any]
+
+
+def show_record(view: TranscriptView, record: ConversationRecord) -> None:
+    """Fills a transcript view with a stored conversation, as it looked when it happened."""
+    view.clear()
+    for item in record.items:
+        if item.kind == "function_call":
+            view.add_tool_call(item.item_id, item.text, item.arguments, item.output)
+        elif item.heard is not None:
+            view.mark_truncated(item.item_id, item.heard, item.unheard)
+        elif item.kind == "message":
+            view.add_or_update(item.item_id, item.role, item.text, True)
+
+
+def describe(summary: ConversationSummary) -> str:
+    when = datetime.fromtimestamp(summary.started).strftime("%Y-%m-%d %H:%M")
+    messages = f"{summary.items} message{'s' if summary.items != 1 else ''}"
+    return f"{summary.title or '(no words yet)'}\n{when} · {messages} · ${summary.cost:.3f} · {summary.backend}"
+
+
+def highlighted(hit: SearchHit) -> str:
+    """The snippet as safe rich text: everything escaped, the matched words marked."""
+    runs = [f"<span style='{MATCH_STYLE}'>{html.escape(text)}</span>" if match else html.escape(text)
+            for text, match in hit.parts()]
+    who = "You" if hit.role == "user" else "Parley"
+    return f"<b>{html.escape(hit.title or '(untitled)')}</b><br><i>{who}:</i> {''.join(runs)}"
+
+
+class HistoryDialog(QDialog):
+    def __init__(self, recorder: HistoryRecorder, spawn: Spawn, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Parley history")
+        self.resize(900, 560)
+        self.recorder = recorder
+        self.store = recorder.store
+        self._spawn = spawn
+        self.shown_id: str | None = None
+        self.record: ConversationRecord | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.file_dialog: QFileDialog | None = None
+
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Search all conversations")
+        self.search.setClearButtonEnabled(True)
+        self.status = QLabel(self)
+        self.status.setObjectName("history_status")
+        self.conversations = QListWidget(self)
+        self.conversations.setObjectName("history_list")
+        self.conversations.setWordWrap(True)
+        self.results = QListWidget(self)
+        self.results.setObjectName("history_results")
+        self.results.hide()
+        self.transcript = TranscriptView(self)
+        lists = QWidget(self)
+        lists_layout = QVBoxLayout(lists)
+        lists_layout.setContentsMargins(0, 0, 0, 0)
+        lists_layout.addWidget(self.conversations)
+        lists_layout.addWidget(self.results)
+        splitter = QSplitter(self)
+        splitter.addWidget(lists)
+        splitter.addWidget(self.transcript)
+        splitter.setSizes([330, 570])
+
+        self.continue_button = QPushButton("Continue this conversation", self)
+        self.markdown_button = QPushButton("Export Markdown…", self)
+        self.json_button = QPushButton("Export JSON…", self)
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_all_button = QPushButton("Delete all…", self)
+        close = QPushButton("Close", self)
+        buttons = QHBoxLayout()
+        for button in (self.continue_button, self.markdown_button, self.json_button, self.delete_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.delete_all_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.status)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(buttons)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(150)
+        self._search_timer.timeout.connect(lambda: self._spawn(self.run_search()))
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.conversations.currentItemChanged.connect(self._picked)
+        self.results.currentItemChanged.connect(self._picked)
+        self.continue_button.clicked.connect(lambda: self._spawn(self.continue_shown()))
+        self.markdown_button.clicked.connect(lambda: self.ask_export("markdown"))
+        self.json_button.clicked.connect(lambda: self.ask_export("json"))
+        self.delete_button.clicked.connect(self.ask_delete)
+        self.delete_all_button.clicked.connect(self.ask_delete_all)
+        close.clicked.connect(self.close)
+        self._enable()
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    async def refresh(self) -> None:
+        """Reloads the list (newest first); keeps the shown conversation if it still exists."""
+        try:
+            summaries = await self.store.list(limit=LIST_LIMIT)
+        except Exception as exc:  # a damaged file: say so, keep the window usable
+            self.status.setText(f"The history cannot be read: {exc}")
+            return
+        self.conversations.clear()
+        for summary in summaries:
+            item = QListWidgetItem(describe(summary))
+            item.setData(Qt.ItemDataRole.UserRole, summary.id)
+            self.conversations.addItem(item)
+        self.status.setText("No conversations yet." if not summaries else
+                            f"{len(summaries)} most recent conversation{'s' if len(summaries) != 1 else ''}.")
+        if self.shown_id is not None and all(s.id != self.shown_id for s in summaries):
+            self._show(None)
+
+    async def run_search(self) -> None:
+        text = self.search.text().strip()
+        if not text:
+            self.results.hide()
+            self.conversations.show()
+            await self.refresh()
+            return
+        hits = await self.store.search(text)
+        self.results.clear()
+        for hit in hits:
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, hit.conversation_id)
+            label = QLabel(highlighted(hit))
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setWordWrap(True)
+            label.setContentsMargins(4, 3, 4, 3)
+            item.setSizeHint(label.sizeHint())
+            self.results.addItem(item)
+            self.results.setItemWidget(item, label)
+        self.conversations.hide()
+        self.results.show()
+        self.status.setText(f"{len(hits)} match{'es' if len(hits) != 1 else ''} for “{text}”.")
+
+    def result_labels(self) -> list[QLabel]:
+        labels = [self.results.itemWidget(self.results.item(i)) for i in range(self.results.count())]
+        return [label for label in labels if isinstance(label, QLabel)]
+
+    def _picked(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
+        if current is not None:
+            self._spawn(self.open_conversation(current.data(Qt.ItemDataRole.UserRole)))
+
+    async def open_conversation(self, conversation_id: str) -> None:
+        self._show(await self.store.open(conversation_id))
+
+    def _show(self, record: ConversationRecord | None) -> None:
+        self.record = record
+        self.shown_id = record.summary.id if record is not None else None
+        if record is None:
+            self.transcript.clear()
+        else:
+            show_record(self.transcript, record)
+        self._enable()
+
+    def _enable(self) -> None:
+        for button in (self.continue_button, self.markdown_button, self.json_button, self.delete_button):
+            button.setEnabled(self.record is not None)
+
+    # ------------------------------------------------------------------------------------------ actions
+
+    async def continue_shown(self) -> None:
+        if self.shown_id is not None:
+            conversation_id = self.shown_id
+            self.close()
+            await self.recorder.continue_conversation(conversation_id)
+
+    def ask_export(self, kind: str) -> QFileDialog:
+        title = (self.record.summary.title if self.record else "") or "conversation"
+        suffix = ".md" if kind == "markdown" else ".json"
+        name = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip()[:50] or "conversation"
+        dialog = QFileDialog(self, "Export conversation", str(Path.home() / f"{name}{suffix}"))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        dialog.setNameFilter("Markdown (*.md)" if kind == "markdown" else "JSON (*.json)")
+        dialog.fileSelected.connect(lambda path: self._spawn(self.export_to(Path(path), kind)))
+        self.file_dialog = dialog
+        dialog.open()
+        return dialog
+
+    async def export_to(self, path: Path, kind: str) -> None:
+        if self.record is None:
+            return
+        text = to_markdown(self.record) if kind == "markdown" else to_json(self.record)
+        try:
+            await asyncio.to_thread(path.write_text, text, "utf-8")
+        except OSError as exc:
+            self.status.setText(f"Could not export to {path}: {exc.strerror or exc}")
+            return
+        self.status.setText(f"Exported to {path}.")
+
+    def ask_delete(self) -> QMessageBox | None:
+        if self.record is None:
+            return None
+        conversation_id, title = self.record.summary.id, self.record.summary.title or "this conversation"
+        return self._confirm(f"Delete “{title}” from the history?", lambda: self._spawn(self.delete(conversation_id)))
+
+    def ask_delete_all(self) -> QMessageBox:
+        return self._confirm("Delete every conversation in the history? This cannot be undone.",
+                             lambda: self._spawn(self.delete_all()))
+
+    async def delete(self, conversation_id: str) -> None:
+        await self.store.delete(conversation_id)
+        if self.recorder.current == conversation_id:
+            self.recorder.current = None  # what is said next goes into a new conversation
+        await self.refresh()
+
+    async def delete_all(self) -> None:
+        await self.store.delete_all()
+        self.recorder.current = None
+        self._show(None)
+        self.search.clear()
+        await self.refresh()
+        self.status.setText("The history is empty; the file was compacted.")
+
+    def _confirm(self, question: str, on_yes: Callable[[], Any]) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Parley history", question,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: on_yes() if box.standardButton(button)
+                                  == QMessageBox.StandardButton.Yes else None)
+        self.confirm_box = box
+        box.open()
+        return box
+
+
+class HistoryControls(QObject):
+    """What the history adds to the main window: a History button, Ctrl+N, and the transcript following
+    conversation switches."""
+
+    def __init__(self, window: MainWindow, recorder: HistoryRecorder) -> None:
+        super().__init__(window)
+        self.window = window
+        self.recorder = recorder
+        self.dialog: HistoryDialog | None = None
+        self.button = QPushButton("History", window)
+        self.button.setToolTip("Earlier conversations: search, continue, export or delete them (Ctrl+N starts "
+                               "a new one).")
+        window.status_row.insertWidget(window.status_row.indexOf(window.settings_button), self.button)
+        self.button.clicked.connect(self.open)
+        self.new_shortcut = QShortcut(QKeySequence.StandardKey.New, window)
+        self.new_shortcut.activated.connect(self.new_conversation)
+        recorder.conversation_started.connect(self._started)
+        recorder.conversation_continued.connect(self._continued)
+
+    def open(self) -> HistoryDialog:
+        if self.dialog is None:
+            self.dialog = HistoryDialog(self.recorder, self.window.controller.spawn, self.window)
+            self.dialog.finished.connect(self._closed)
+            self.window.controller.spawn(self.dialog.refresh())
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def new_conversation(self) -> None:
+        self.window.controller.spawn(self.recorder.new_conversation())
+
+    def _closed(self) -> None:
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+        self.dialog = None
+
+    def _started(self) -> None:
+        self.window.transcript.clear()
+        self.window.show_cost(0.0, "A new conversation.")
+
+    def _continued(self, record: ConversationRecord) -> None:
+        show_record(self.window.transcript, record)
+        self.window.transcript.add_notice("Continued from the history: the model has heard the text above.")
+        self.window.show_cost(0.0, f"A new session; this conversation cost ${record.summary.cost:.3f} before.")
