@@ -148,15 +148,20 @@ class HistoryDialog(QDialog):
         except Exception as exc:  # a damaged file: say so, keep the window usable
             self.status.setText(f"The history cannot be read: {exc}")
             return
+        self.conversations.blockSignals(True)  # rebuilding is not the user picking a conversation
         self.conversations.clear()
-        for summary in summaries:
+        for row, summary in enumerate(summaries):
             item = QListWidgetItem(describe(summary))
             item.setData(Qt.ItemDataRole.UserRole, summary.id)
             self.conversations.addItem(item)
+            if summary.id == self.shown_id:
+                self.conversations.setCurrentRow(row)
+        if self.shown_id is not None and all(s.id != self.shown_id for s in summaries):
+            self.conversations.setCurrentRow(-1)
+            self._show(None)
+        self.conversations.blockSignals(False)
         self.status.setText("No conversations yet." if not summaries else
                             f"{len(summaries)} most recent conversation{'s' if len(summaries) != 1 else ''}.")
-        if self.shown_id is not None and all(s.id != self.shown_id for s in summaries):
-            self._show(None)
 
     async def run_search(self) -> None:
         text = self.search.text().strip()
@@ -231,7 +236,7 @@ class HistoryDialog(QDialog):
             return
         text = to_markdown(self.record) if kind == "markdown" else to_json(self.record)
         try:
-            await asyncio.to_thread(path.write_text, text, "utf-8")
+            await asyncio.to_thread(_write_whole, path, text)
         except OSError as exc:
             self.status.setText(f"Could not export to {path}: {exc.strerror or exc}")
             return
@@ -272,6 +277,13 @@ class HistoryDialog(QDialog):
         return box
 
 
+def _write_whole(path: Path, text: str) -> None:
+    """Writes beside the target, then renames: the file is either absent or complete, never half written."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text, "utf-8")
+    partial.replace(path)
+
+
 class HistoryControls(QObject):
     """What the history adds to the main window: a History button, Ctrl+N, and the transcript following
     conversation switches."""
@@ -292,12 +304,13 @@ class HistoryControls(QObject):
         recorder.conversation_continued.connect(self._continued)
 
     def open(self) -> HistoryDialog:
-        if self.dialog is None:
-            self.dialog = HistoryDialog(self.recorder, self.window.controller.spawn, self.window)
-            self.dialog.finished.connect(self._closed)
-            self.window.controller.spawn(self.dialog.refresh())
+        if self.dialog is not None:
+            self.dialog.raise_()
+            return self.dialog
+        self.dialog = HistoryDialog(self.recorder, self.window.controller.spawn, self.window)
+        self.dialog.finished.connect(self._closed)
+        self.window.controller.spawn(self.dialog.refresh())
         self.dialog.show()
-        self.dialog.raise_()
         return self.dialog
 
     def new_conversation(self) -> None:
