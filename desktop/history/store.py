@@ -118,7 +118,8 @@ class HistoryStore:
         return rows[0] if rows else None
 
     async def search(self, text: str, limit: int = 50) -> builtins.list[SearchHit]:
-        """Full-text search over item text; each hit's snippet marks the matched words."""
+        """Full-text search over item text, newest matches first (ranking every match by relevance costs tens of
+        ms in a large history; the newest are what people look for); each hit's snippet marks the match."""
         query = fts_query(text)
         if not query:
             return []
@@ -297,7 +298,7 @@ def _search(db: sqlite3.Connection, query: str, limit: int) -> list[SearchHit]:
         """SELECT i.conversation, c.title, c.updated, i.item_id, i.role,
                   snippet(items_fts, 0, ?, ?, '…', 12)
            FROM items_fts JOIN items i ON i.id = items_fts.rowid JOIN conversations c ON c.id = i.conversation
-           WHERE items_fts MATCH ? ORDER BY rank LIMIT ?""",
+           WHERE items_fts MATCH ? ORDER BY items_fts.rowid DESC LIMIT ?""",
         (MATCH_START, MATCH_END, query, limit),
     ).fetchall()
     return [SearchHit(*row) for row in rows]

@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QPainter, QShortcut, QTextDocument
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -28,6 +29,9 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
 
 LIST_LIMIT = 200
+HTML_ROLE = Qt.ItemDataRole.UserRole + 1
+TEXT_COLOUR = "#e6e9ef"
 MATCH_STYLE = "background:#6b5a1e; color:#ffffff; font-weight:600"
 Spawn = Callable[[Awaitable[Any]], Any]
 
@@ -71,6 +77,36 @@ def highlighted(hit: SearchHit) -> str:
     return f"<b>{html.escape(hit.title or '(untitled)')}</b><br><i>{who}:</i> {''.join(runs)}"
 
 
+class RichTextDelegate(QStyledItemDelegate):
+    """Draws an item's HTML (HTML_ROLE): only the rows on screen are laid out, unlike a label per row."""
+
+    def _document(self, index: QModelIndex | QPersistentModelIndex, width: int) -> QTextDocument:
+        document = QTextDocument()
+        document.setDefaultStyleSheet(f"body {{ color: {TEXT_COLOUR}; }}")
+        document.setHtml(f"<body>{index.data(HTML_ROLE)}</body>")
+        document.setTextWidth(max(width, 120))
+        return document
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        self.initStyleOption(option, index)
+        option.text = ""
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
+        rect = option.rect
+        painter.save()
+        painter.translate(rect.topLeft())
+        self._document(index, rect.width()).drawContents(painter)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        widget = option.widget
+        width = widget.viewport().width() if isinstance(widget, QListWidget) else 300
+        document = self._document(index, width)
+        return QSize(width, int(document.size().height()) + 2)
+
+
 class HistoryDialog(QDialog):
     def __init__(self, recorder: HistoryRecorder, spawn: Spawn, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +130,7 @@ class HistoryDialog(QDialog):
         self.conversations.setWordWrap(True)
         self.results = QListWidget(self)
         self.results.setObjectName("history_results")
+        self.results.setItemDelegate(RichTextDelegate(self.results))
         self.results.hide()
         self.transcript = TranscriptView(self)
         lists = QWidget(self)
@@ -175,20 +212,15 @@ class HistoryDialog(QDialog):
         for hit in hits:
             item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, hit.conversation_id)
-            label = QLabel(highlighted(hit))
-            label.setTextFormat(Qt.TextFormat.RichText)
-            label.setWordWrap(True)
-            label.setContentsMargins(4, 3, 4, 3)
-            item.setSizeHint(label.sizeHint())
+            item.setData(HTML_ROLE, highlighted(hit))
+            item.setToolTip(hit.title)
             self.results.addItem(item)
-            self.results.setItemWidget(item, label)
         self.conversations.hide()
         self.results.show()
         self.status.setText(f"{len(hits)} match{'es' if len(hits) != 1 else ''} for “{text}”.")
 
-    def result_labels(self) -> list[QLabel]:
-        labels = [self.results.itemWidget(self.results.item(i)) for i in range(self.results.count())]
-        return [label for label in labels if isinstance(label, QLabel)]
+    def result_html(self) -> list[str]:
+        return [str(self.results.item(i).data(HTML_ROLE)) for i in range(self.results.count())]
 
     def _picked(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
         if current is not None:

@@ -92,8 +92,7 @@ def test_list_search_open_and_export(qloop: asyncio.Runner, qtbot: QtBot, tmp_pa
 
         QTest.keyClicks(dialog.search, "tram")
         await until(lambda: dialog.results.isVisible() and dialog.results.count() == 1, what="search results")
-        label = dialog.result_labels()[0]
-        assert f"<span style='{MATCH_STYLE}'>tram</span>" in label.text()
+        assert f"<span style='{MATCH_STYLE}'>tram</span>" in dialog.result_html()[0]
         dialog.results.setCurrentRow(0)
         await until(lambda: dialog.shown_id == ids[2], what="hit opened")
 
