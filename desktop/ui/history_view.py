@@ -47,6 +47,12 @@ if TYPE_CHECKING:
 LIST_LIMIT = 200
 HTML_ROLE = Qt.ItemDataRole.UserRole + 1
 TEXT_COLOUR = "#e6e9ef"
+STYLE = """
+QListWidget { background: #1b202b; color: #e6e9ef; border: 1px solid #3a4256; border-radius: 6px; outline: 0; }
+QListWidget::item { padding: 7px 6px; border-bottom: 1px solid #262c39; }
+QListWidget::item:selected { background: #2f3b55; color: #ffffff; }
+QLabel#history_status { color: #8a93a6; }
+"""
 MATCH_STYLE = "background:#6b5a1e; color:#ffffff; font-weight:600"
 Spawn = Callable[[Awaitable[Any]], Any]
 
@@ -111,6 +117,7 @@ class HistoryDialog(QDialog):
     def __init__(self, recorder: HistoryRecorder, spawn: Spawn, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Parley history")
+        self.setStyleSheet(STYLE)
         self.resize(900, 560)
         self.recorder = recorder
         self.store = recorder.store
