@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.core.replay import seed_entries
 from desktop.history.models import ConversationRecord, StoredItem
 from desktop.history.store import HistoryStore, new_conversation_id
 
@@ -50,6 +49,7 @@ class HistoryRecorder(QObject):
         controller.transcript_truncated.connect(self._on_truncated)
         controller.tool_call.connect(self._on_tool_call)
         controller.cost_changed.connect(self._on_cost)
+        controller.connection_changed.connect(self._on_connection)
 
     @property
     def enabled(self) -> bool:
@@ -78,6 +78,22 @@ class HistoryRecorder(QObject):
         self._keep(dataclasses.replace(old, text=name or old.text, arguments=arguments or old.arguments,
                                        output=None if output is None else str(output), done=output is not None))
 
+    def record_approval(self, call_id: str, name: str, decision: str) -> None:
+        """For the approval flow: the user's answer to a tool that asked first ("approved", "denied", ...)."""
+        self._keep(StoredItem(f"approval:{call_id}", "user", "approval", f"{name}: {decision}", created=time.time(),
+                              done=True))
+
+    def _on_connection(self, state: str, _detail: str) -> None:
+        """Settings changed the server mid-conversation: the conversation says where it went on."""
+        if state == "connected" and self.current is not None and self.enabled:
+            kind, model = self._backend()
+            self.store.set_backend(self.current, kind, model)
+
+    def _backend(self) -> tuple[str, str]:
+        backend = self.controller.backend
+        kind = backend.kind if backend is not None else "custom"
+        return kind, "offline engine" if kind == "offline" else str(self.controller.settings.get("model"))
+
     def _on_cost(self, cost: float, _detail: str) -> None:
         driver = self.controller.driver
         if driver is not self._driver:  # a new server session counts from zero: bank the last one's figures
@@ -104,10 +120,7 @@ class HistoryRecorder(QObject):
             return
         if self.current is None:
             self.current = new_conversation_id()
-            backend = self.controller.backend
-            kind = backend.kind if backend is not None else "custom"
-            model = "offline engine" if kind == "offline" else str(self.controller.settings.get("model"))
-            self.store.begin(self.current, kind, model)
+            self.store.begin(self.current, *self._backend())
         self.store.record(self.current, item)
         self.changed.emit()
 
@@ -133,6 +146,8 @@ class HistoryRecorder(QObject):
         self.conversation_continued.emit(record)
         driver = await self._fresh_session()
         if driver is not None:
+            from desktop.core.replay import seed_entries  # lazily: desktop.core loads the socket stack
+
             driver.seed(seed_entries(record.items))
         return record
 

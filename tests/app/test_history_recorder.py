@@ -150,12 +150,14 @@ def test_streaming_deltas_are_not_each_written_and_cut_answers_keep_heard_and_un
         controller.transcript_truncated.emit("a1", "One two three", " four five six seven eight")
         controller.tool_call.emit("call_1", "get_time", '{"zone":"UTC"}', None)
         controller.tool_call.emit("call_1", "get_time", '{"zone":"UTC"}', '{"time":"10:00"}')
+        recorder.record_approval("call_2", "delete_file", "denied")
         await store.flush()
-        assert store.stats.writes == 7, "2 added + user done + truncation + call begun/finished + conversation"
+        assert store.stats.writes == 8, "conversation + 2 added + user done + truncation + call twice + approval"
         record = await store.open(recorder.current or "")
         await store.aclose()
         assert record is not None
         by_id = {i.item_id: i for i in record.items}
+        assert (by_id["approval:call_2"].kind, by_id["approval:call_2"].text) == ("approval", "delete_file: denied")
         assert by_id["u1"].text == "Count to eight"
         cut = by_id["a1"]
         assert (cut.heard, cut.unheard, cut.done) == ("One two three", " four five six seven eight", True)
