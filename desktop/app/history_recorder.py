@@ -180,9 +180,26 @@ class HistoryRecorder(QObject):
         return cls(controller, HistoryStore(path))
 
     def start(self) -> None:
-        """After the controller started: continue the last conversation when the settings say so."""
+        """After the controller started: say so if the file cannot be used, else continue the last conversation
+        when the settings say so."""
+        self.controller.spawn(self._start())
+
+    async def _start(self) -> None:
+        if not await self.check():
+            return
         if self.controller.settings.get("start_with") == "continue":
-            self.controller.spawn(self.continue_last())
+            await self.continue_last()
+
+    async def check(self) -> bool:
+        """True when the history file works; otherwise the user is told, and Parley goes on without it."""
+        try:
+            await self.store.flush()
+        except Exception as exc:
+            self.controller.error.emit(
+                f"The conversation history cannot be opened ({exc}).",
+                f"Parley keeps running without it. Move {self.store.path} aside to start a new history.")
+            return False
+        return True
 
     async def aclose(self) -> None:
         """Commits what is queued and closes the file (after the controller closed: its last items are in)."""

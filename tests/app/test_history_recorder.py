@@ -165,3 +165,21 @@ def test_streaming_deltas_are_not_each_written_and_cut_answers_keep_heard_and_un
                                              '{"zone":"UTC"}', '{"time":"10:00"}', by_id["call_1"].created, True)
 
     qloop.run(scenario())
+
+
+def test_a_damaged_history_file_is_reported_and_left_alone(qloop: asyncio.Runner, tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    path.write_bytes(b"not a database at all " * 200)
+
+    async def scenario() -> None:
+        controller = make_controller(None, settings_in(tmp_path), audio=False)
+        recorder = HistoryRecorder(controller, HistoryStore(path))
+        errors: list[tuple[str, str]] = []
+        controller.error.connect(lambda message, advice: errors.append((message, advice)))
+        assert await recorder.check() is False
+        controller.transcript_updated.emit("u1", "user", "said while the file is broken", True)  # no exception
+        await recorder.aclose()
+        assert errors and "cannot be opened" in errors[0][0] and str(path) in errors[0][1]
+
+    qloop.run(scenario())
+    assert path.read_bytes().startswith(b"not a database at all"), "the damaged file is not overwritten"
