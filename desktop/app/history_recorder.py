@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -25,6 +25,7 @@ from desktop.history.store import HistoryStore, new_conversation_id
 
 if TYPE_CHECKING:
     from desktop.app.controller import Controller
+    from desktop.core.driver import RealtimeDriver
 
 log = logging.getLogger(__name__)
 
@@ -162,15 +163,15 @@ class HistoryRecorder(QObject):
         self._base_cost, self._base_usage = 0.0, {}
         self._session_cost, self._session_usage = 0.0, {}
 
-    async def _fresh_session(self) -> Any:
+    async def _fresh_session(self) -> RealtimeDriver | None:
         """The controller's driver once it holds a server session that has heard nothing yet (or None)."""
         await self.controller.wait_ready()
-        driver = self.controller.driver
+        driver: RealtimeDriver | None = self.controller.driver
         if driver is not None and not driver.session.conversation.entries():
             return driver
         await self.controller.apply_settings()  # reconnects: a new server session
-        self._driver = self.controller.driver
-        return self.controller.driver
+        self._driver = driver = self.controller.driver
+        return driver
 
     # ------------------------------------------------------------------------------------------ lifecycle
 

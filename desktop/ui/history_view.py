@@ -204,8 +204,11 @@ class HistoryDialog(QDialog):
             self.conversations.setCurrentRow(-1)
             self._show(None)
         self.conversations.blockSignals(False)
-        self.status.setText("No conversations yet." if not summaries else
-                            f"{len(summaries)} most recent conversation{'s' if len(summaries) != 1 else ''}.")
+        text = ("No conversations yet." if not summaries else
+                f"{len(summaries)} most recent conversation{'s' if len(summaries) != 1 else ''}.")
+        if not self.recorder.enabled:
+            text += " Keeping a history is off (Settings → History): nothing new is written."
+        self.status.setText(text)
 
     async def run_search(self) -> None:
         text = self.search.text().strip()

@@ -44,9 +44,10 @@ def fill(store: HistoryStore) -> list[str]:
     return ids
 
 
-def run_scene(qloop: asyncio.Runner, tmp_path: Path, scene: Scene, url: str | None = None) -> None:
+def run_scene(qloop: asyncio.Runner, tmp_path: Path, scene: Scene, url: str | None = None,
+              **settings: object) -> None:
     async def whole() -> None:
-        controller: Controller = make_controller(url, settings_in(tmp_path), audio=False)
+        controller: Controller = make_controller(url, settings_in(tmp_path, **settings), audio=False)
         recorder = HistoryRecorder(controller, HistoryStore(tmp_path / "history.sqlite3"))
         window = MainWindow(controller)
         window.attach_history(recorder)
@@ -166,3 +167,13 @@ def test_continue_shows_the_conversation_and_replays_it(qloop: asyncio.Runner, q
 
     run_scene(qloop, tmp_path, scene, url=realtime_server.url)
     assert realtime_server.violations == []
+
+
+def test_the_view_says_when_keeping_a_history_is_off(qloop: asyncio.Runner, qtbot: QtBot, tmp_path: Path) -> None:
+    async def scene(window: MainWindow, recorder: HistoryRecorder) -> None:
+        fill(recorder.store)
+        dialog = await opened(window, 3)
+        await until(lambda: "off" in dialog.status.text(), what="status says history is off")
+        assert "nothing new is written" in dialog.status.text()
+
+    run_scene(qloop, tmp_path, scene, keep_history=False)
