@@ -173,6 +173,11 @@ class HistoryDialog(QDialog):
         self._search_timer.setInterval(150)
         self._search_timer.timeout.connect(lambda: self._spawn(self.run_search()))
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self._refresh_timer = QTimer(self)  # while open, what is being said now shows up in the list
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(1000)
+        self._refresh_timer.timeout.connect(self._refresh_live)
+        recorder.changed.connect(self._refresh_timer.start)
         self.conversations.currentItemChanged.connect(self._picked)
         self.results.currentItemChanged.connect(self._picked)
         self.continue_button.clicked.connect(lambda: self._spawn(self.continue_shown()))
@@ -209,6 +214,10 @@ class HistoryDialog(QDialog):
         if not self.recorder.enabled:
             text += " Keeping a history is off (Settings → History): nothing new is written."
         self.status.setText(text)
+
+    def _refresh_live(self) -> None:
+        if self.isVisible() and not self.search.text().strip():
+            self._spawn(self.refresh())
 
     async def run_search(self) -> None:
         text = self.search.text().strip()

@@ -86,7 +86,10 @@ def test_list_search_open_and_export(qloop: asyncio.Runner, qtbot: QtBot, tmp_pa
         assert rows[0].text().startswith("Plan a trip to Lisbon\n") and "2 messages · $0.030" in rows[0].text()
         assert not dialog.continue_button.isEnabled()
 
-        dialog.conversations.setCurrentRow(1)
+        window.controller.transcript_updated.emit("live1", "user", "Said while the history is open", True)
+        await until(lambda: dialog.conversations.count() == 4, what="the conversation going on listed")
+        assert dialog.conversations.item(0).text().startswith("Said while the history is open")
+        dialog.conversations.setCurrentRow(2)
         await until(lambda: dialog.shown_id == ids[1], what="conversation shown")
         assert "Mix flour, water, salt and yeast" in dialog.transcript.plain_text()
         assert dialog.transcript.isReadOnly() and dialog.continue_button.isEnabled()
