@@ -226,10 +226,13 @@ class HistoryStore:
         self.stats.writes += writes
         self.stats.seconds += time.perf_counter() - started
         for future, value, problem in answers:
-            if problem is not None:
-                future.set_exception(problem)
-            else:
-                future.set_result(value)
+            if future.cancelled():  # its caller went away (the app closing): the work is done all the same
+                continue
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled just now
+                if problem is not None:
+                    future.set_exception(problem)
+                else:
+                    future.set_result(value)
         return batch[-1] is not _STOP and _STOP not in batch
 
 

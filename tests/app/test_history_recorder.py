@@ -90,7 +90,9 @@ def test_new_then_continue_seeds_a_fresh_session_with_the_text(qloop: asyncio.Ru
         await recorder.new_conversation()
         assert started and recorder.current is None
         await until(lambda: controller.turn_state == "idle", what="fresh session")
-        assert realtime_server.connection_count == connections, "the old socket closed, a new one opened"
+        handshakes = len(realtime_server.handshakes)
+        assert handshakes >= 2, "a new socket was opened for the new conversation"
+        await until(lambda: realtime_server.connection_count == connections, what="the old socket closed")
         await typed_turn(controller, realtime_server, "A different topic altogether.", turn=2)
         second = recorder.current
         assert second not in (None, first)

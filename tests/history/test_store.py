@@ -168,3 +168,22 @@ def test_a_damaged_file_is_reported_and_writes_do_not_raise(tmp_path: Path) -> N
     store.close()
     assert store.failure is not None
     assert path.read_bytes().startswith(b"this is not a database"), "a damaged file is left as it was"
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_writer(store: HistoryStore) -> None:
+    """The app closing cancels a task waiting on a read; the thread must go on (and close when asked)."""
+    async def leave_early() -> None:
+        task = asyncio.ensure_future(store.list())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    for _ in range(20):
+        run(leave_early())
+    cid = new_conversation_id()
+    store.begin(cid, "openai", "m")
+    store.record(cid, _message("u", "user", "still written after cancelled reads"))
+    assert len(run(asyncio.wait_for(store.search("cancelled"), 20))) == 1, "the writer thread is alive"
+    store.close()
+    assert not store._thread.is_alive()
