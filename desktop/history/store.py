@@ -181,8 +181,13 @@ class HistoryStore:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                if not self._apply(db, batch):
-                    return
+                try:
+                    if not self._apply(db, batch):
+                        return
+                except Exception:  # never let one bad batch end the thread: later writes would queue forever
+                    log.exception("history batch failed")
+                    if _STOP in batch:
+                        return
         finally:
             if db is not None:
                 db.close()
@@ -191,7 +196,6 @@ class HistoryStore:
         """Runs a batch in one transaction; answers its readers after the commit. False once told to stop."""
         answers: builtins.list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
         started = time.perf_counter()
-        in_transaction = False
         writes = 0
         for op in batch:
             if op is _STOP:
@@ -200,13 +204,11 @@ class HistoryStore:
                 if op.future is not None:
                     answers.append((op.future, None, self.failure or RuntimeError("history unavailable")))
                 continue
-            if op.alone and in_transaction:
-                db.execute("COMMIT")
-                in_transaction = False
-            elif not op.alone and not in_transaction:
-                db.execute("BEGIN")
-                in_transaction = True
             try:
+                if op.alone and db.in_transaction:
+                    db.execute("COMMIT")
+                elif not op.alone and not db.in_transaction:
+                    db.execute("BEGIN")
                 result, error = op.run(db), None
             except Exception as exc:
                 log.exception("history operation failed")
@@ -215,7 +217,7 @@ class HistoryStore:
                 answers.append((op.future, result if not isinstance(result, sqlite3.Cursor) else None, error))
             else:
                 writes += 1
-        if db is not None and in_transaction:
+        if db is not None and db.in_transaction:
             try:
                 db.execute("COMMIT")
                 self.stats.commits += 1
@@ -223,6 +225,7 @@ class HistoryStore:
                 log.error("history commit failed: %s", exc)
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
+                answers = [(future, None, exc) for future, _value, _problem in answers]
         self.stats.writes += writes
         self.stats.seconds += time.perf_counter() - started
         for future, value, problem in answers:

@@ -187,3 +187,13 @@ def test_a_reader_that_goes_away_does_not_stop_the_writer(store: HistoryStore) -
     assert len(run(asyncio.wait_for(store.search("cancelled"), 20))) == 1, "the writer thread is alive"
     store.close()
     assert not store._thread.is_alive()
+
+
+def test_a_failing_write_loses_only_itself(store: HistoryStore) -> None:
+    cid = new_conversation_id()
+    store.begin(cid, "openai", "m")
+    store.record("no-such-conversation", _message("x", "user", "refused by the foreign key"))
+    store.record(cid, _message("u", "user", "kept although the write before it failed"))
+    record = run(store.open(cid))
+    assert record is not None and [i.item_id for i in record.items] == ["u"]
+    assert run(store.search("refused")) == []
