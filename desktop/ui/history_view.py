@@ -150,6 +150,8 @@ class HistoryDialog(QDialog):
         splitter.addWidget(self.transcript)
         splitter.setSizes([330, 570])
 
+        self.new_button = QPushButton("New conversation", self)
+        self.new_button.setToolTip("Start afresh (Ctrl+N in the window): the model forgets what was said.")
         self.continue_button = QPushButton("Continue this conversation", self)
         self.markdown_button = QPushButton("Export Markdown…", self)
         self.json_button = QPushButton("Export JSON…", self)
@@ -157,7 +159,8 @@ class HistoryDialog(QDialog):
         self.delete_all_button = QPushButton("Delete all…", self)
         close = QPushButton("Close", self)
         buttons = QHBoxLayout()
-        for button in (self.continue_button, self.markdown_button, self.json_button, self.delete_button):
+        for button in (self.new_button, self.continue_button, self.markdown_button, self.json_button,
+                       self.delete_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.delete_all_button)
@@ -181,6 +184,7 @@ class HistoryDialog(QDialog):
         self.conversations.currentItemChanged.connect(self._picked)
         self.results.currentItemChanged.connect(self._picked)
         self.continue_button.clicked.connect(lambda: self._spawn(self.continue_shown()))
+        self.new_button.clicked.connect(lambda: self._spawn(self.start_new()))
         self.markdown_button.clicked.connect(lambda: self.ask_export("markdown"))
         self.json_button.clicked.connect(lambda: self.ask_export("json"))
         self.delete_button.clicked.connect(self.ask_delete)
@@ -268,6 +272,10 @@ class HistoryDialog(QDialog):
             conversation_id = self.shown_id
             self.close()
             await self.recorder.continue_conversation(conversation_id)
+
+    async def start_new(self) -> None:
+        self.close()
+        await self.recorder.new_conversation()
 
     def ask_export(self, kind: str) -> QFileDialog:
         title = (self.record.summary.title if self.record else "") or "conversation"

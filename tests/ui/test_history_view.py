@@ -168,6 +168,17 @@ def test_continue_shows_the_conversation_and_replays_it(qloop: asyncio.Runner, q
         await until(lambda: recorder.current is None and "volcanoes" not in window.transcript.plain_text(),
                     what="new conversation")
 
+        dialog = await opened(window, 3)
+        dialog.conversations.setCurrentRow(0)
+        await until(lambda: dialog.shown_id == ids[2], what="shown")
+        dialog.continue_button.click()
+        await until(lambda: recorder.current == ids[2] and "tram 28" in window.transcript.plain_text(),
+                    what="continued again")
+        dialog = await opened(window, 3)
+        dialog.new_button.click()
+        await until(lambda: recorder.current is None and "tram 28" not in window.transcript.plain_text(),
+                    what="new conversation from the history view")
+
     run_scene(qloop, tmp_path, scene, url=realtime_server.url)
     assert realtime_server.violations == []
 
