@@ -3,7 +3,7 @@ the user does (hold Talk, Stop, switch mode, type) and draws what the controller
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QKeyEvent
@@ -27,6 +27,9 @@ from desktop.ui.hold_key import HoldKey, should_handle
 from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
+
+if TYPE_CHECKING:
+    from desktop.app.history_recorder import HistoryRecorder
 
 MODES = (("push_to_talk", "Push-to-talk"), ("server_vad", "Hands-free"), ("semantic_vad", "Hands-free (semantic)"))
 WINDOW_BACKGROUND = "#161a22"
@@ -68,7 +71,7 @@ class MainWindow(QMainWindow):
         central = QWidget(self)
         layout = QVBoxLayout(central)
 
-        status = QHBoxLayout()
+        status = self.status_row = QHBoxLayout()
         self.connection_label = QLabel("● Starting…", central)
         self.connection_label.setObjectName("connection")
         self.turn_label = QLabel("", central)
@@ -202,6 +205,12 @@ class MainWindow(QMainWindow):
     def set_talk_available(self, available: bool, reason: str) -> None:
         self.talk_button.setEnabled(available)
         self.talk_button.setToolTip("" if available else reason)
+
+    def attach_history(self, recorder: HistoryRecorder) -> None:
+        """The History button, Ctrl+N and the transcript following conversation switches."""
+        from desktop.ui.history_view import HistoryControls
+
+        self.history = HistoryControls(self, recorder)
 
     # --- settings
 
