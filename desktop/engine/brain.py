@@ -19,6 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop.core.timekeeping import (
+    describe_duration,
+    duration_seconds,
+    replace_duration_idioms,
+    timer_done_text,
+    timer_status_text,
+)
 from desktop.engine.arithmetic import Sum, find_sum
 from desktop.engine.spoken_numbers import digits_for_words, format_number
 
@@ -124,12 +131,6 @@ _REPEAT = _rx(r"\brepeat (?:that|it|yourself)\b", r"\bsay (?:that|it) again\b", 
               r"\bcome again\b", r"^pardon\b", r"^sorry\??$")
 _FILLER = re.compile(r"^(?:(?:um+|uh+|oh|okay|ok|so|well|please|hey parley|parley)[,.!]?\s+)+")
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?|an?)\s*(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b")
-_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
-# Said before the numbers become digits ("half" alone would turn into 0.5 and lose its hour).
-_DURATION_IDIOMS = ((r"\b(?:an|one) hour and a half\b", "90 minutes"), (r"\bhalf an hour\b", "30 minutes"),
-                    (r"\ba quarter of an hour\b", "15 minutes"))
-
 _TOOL_HINTS = {
     "time": re.compile(r"\btime\b|\bclock\b|\bdate\b|\bcurrent_time\b|\bget_time\b|\bnow\b"),
     "arithmetic": re.compile(r"calculat|arithmetic|\bmath|expression|evaluat|comput"),
@@ -204,9 +205,7 @@ def _arithmetic(calculation: Sum, context: BrainContext) -> Decision:
 
 
 def _set_timer(said: str, context: BrainContext) -> Decision:
-    for spoken, plain in _DURATION_IDIOMS:
-        said = re.sub(spoken, plain, said)
-    seconds = _duration_seconds(digits_for_words(said))
+    seconds = duration_seconds(digits_for_words(replace_duration_idioms(said)))
     if seconds is None or seconds <= 0:
         return Say("How long should the timer run? Say, for example: set a timer for five minutes.", "timer")
     if seconds > MAX_TIMER_SECONDS:
@@ -231,38 +230,10 @@ def _cancel_timers(context: BrainContext) -> Say:
 def _timer_status(context: BrainContext) -> Say:
     if not context.timers:
         return Say("There is no timer running.", "timer")
-    parts = [f"your {timer.label} timer has {describe_duration(timer.remaining_s, hyphen=False)} left"
+    parts = [timer_status_text(timer.label, timer.remaining_s)
              for timer in sorted(context.timers, key=lambda timer: timer.remaining_s)]
     sentence = "; ".join(parts)
     return Say(sentence[0].upper() + sentence[1:] + ".", "timer")
-
-
-def _duration_seconds(said: str) -> float | None:
-    total, found = 0.0, False
-    for amount, unit in _DURATION.findall(said):
-        value = 1.0 if amount in ("a", "an") else float(amount)
-        total += value * _UNIT_SECONDS[unit[0]]
-        found = True
-    return total if found else None
-
-
-def describe_duration(seconds: float, hyphen: bool = True) -> str:
-    """ "5-minute", "90-second", "1-hour 30-minute" (hyphen=True, for "a 5-minute timer"), or plain "5 minutes"
-    (hyphen=False, for "5 minutes left")."""
-    whole = max(0, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours == 0 and minutes < 2 and whole >= 60 and secs:
-        minutes, secs = 0, whole  # "90-second" reads better than "1-minute 30-second"
-    parts = [(hours, "hour"), (minutes, "minute"), (secs, "second")]
-    chosen = [(value, unit) for value, unit in parts if value] or [(0, "second")]
-    if hyphen:
-        return " ".join(f"{value}-{unit}" for value, unit in chosen)
-    return " ".join(f"{value} {unit}{'' if value == 1 else 's'}" for value, unit in chosen)
-
-
-def timer_done_text(label: str) -> str:
-    return f"Your {label} timer is done."
 
 
 # ------------------------------------------------------------------------------------------------ tools

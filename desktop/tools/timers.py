@@ -1,0 +1,384 @@
+"""Timers and reminders the model can set, list and cancel, kept across a restart.
+
+A `TimerBook` holds them. Scheduling is on the asyncio loop: one `loop.call_later` for the earliest due time,
+capped at `recheck_s` so that a clock change or a suspended laptop is noticed within that time (the loop's clock
+is monotonic and stops during suspend; the wall clock does not). When a timer falls due it leaves the book and
+`on_fire(timer)` is called on the loop; one that fell due while Parley was closed fires at start, marked late.
+
+Persistence: a small JSON file in the platform data folder (`timers.json`), rewritten whole after every change.
+The text is made on the loop (microseconds for the few timers a person keeps) and written by one worker thread,
+in order, atomically (a temporary file in the same folder, fsync, then rename), so the GUI thread never waits on
+the disk. A file that cannot be read is set aside as `timers.json.bad` and the problem reported, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from desktop.core.timekeeping import clock_text, describe_duration, due_at
+from desktop.tools.registry import Tool
+
+log = logging.getLogger(__name__)
+
+MAX_TIMER_S = 7 * 86400  # a week: longer is a reminder with a date
+MAX_AHEAD = dt.timedelta(days=366)
+MAX_TIMERS = 100
+LATE_AFTER_S = 5.0  # fired this long after its due time: it is "late" (Parley was closed, or the PC asleep)
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A countdown ("timer", `seconds` long) or a reminder at a wall-clock time ("reminder"). `due` is aware UTC.
+    `late` is set when it fired more than LATE_AFTER_S after `due`."""
+
+    id: str
+    kind: str
+    label: str
+    due: dt.datetime
+    created: dt.datetime
+    seconds: float | None = None
+    late: bool = False
+
+    @property
+    def title(self) -> str:
+        """"tea timer", "5-minute timer", "Reminder: call the dentist"."""
+        if self.kind == "reminder":
+            return f"Reminder: {self.label}"
+        return f"{self.label} timer"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "label": self.label, "due": self.due.isoformat(),
+                "created": self.created.isoformat(), "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Timer:
+        due = dt.datetime.fromisoformat(str(data["due"]))
+        created = dt.datetime.fromisoformat(str(data.get("created") or data["due"]))
+        if due.tzinfo is None or created.tzinfo is None:
+            raise ValueError("times must carry their UTC offset")
+        kind = str(data.get("kind") or "timer")
+        if kind not in ("timer", "reminder"):
+            raise ValueError(f"unknown kind {kind!r}")
+        seconds = data.get("seconds")
+        return cls(str(data["id"]), kind, str(data.get("label") or ""), due.astimezone(dt.UTC),
+                   created.astimezone(dt.UTC), float(seconds) if seconds is not None else None)
+
+
+def default_path() -> Path:
+    return Path(platformdirs.user_data_dir("parley", appauthor=False)) / "timers.json"
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class TimerBook:
+    def __init__(self, path: Path | None = None, on_fire: Callable[[Timer], None] | None = None, *,
+                 clock: Callable[[], dt.datetime] = _utc_now, tz: dt.tzinfo | None = None,
+                 recheck_s: float = 30.0) -> None:
+        """`clock` gives the aware current time; `tz` is the zone for local times (None: the system's)."""
+        self.path = path if path is not None else default_path()
+        self.on_fire = on_fire
+        self.clock = clock
+        self.tz = tz
+        self.recheck_s = recheck_s
+        self.problem: str | None = None  # why the saved timers could not be read, for the app to show
+        self._timers: dict[str, Timer] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._handle: asyncio.TimerHandle | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._last_write: Future[None] | None = None
+        self._started = False
+        self._closed = False
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Reads the saved timers (off the loop), then fires the overdue ones (late) and schedules the rest."""
+        loop = asyncio.get_running_loop()
+        saved, self.problem = await loop.run_in_executor(None, _read, self.path)
+        if self.problem:
+            log.warning("timers: %s", self.problem)
+        for timer in saved:
+            self._timers.setdefault(timer.id, timer)
+        self._started = True
+        self._changed(save=False)
+
+    async def aclose(self) -> None:
+        """Stops scheduling and waits for the last write to reach the disk."""
+        self._closed = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        last = self._last_write
+        if last is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(last)
+        if self._writer is not None:
+            self._writer.shutdown(wait=False)
+            self._writer = None
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Calls `listener()` after every change (set, cancel, fired); returns the function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # ------------------------------------------------------------------------------------------ the book
+
+    def timers(self) -> list[Timer]:
+        """Every timer and reminder still to come, soonest first."""
+        return sorted(self._timers.values(), key=lambda timer: (timer.due, timer.id))
+
+    def get(self, timer_id: str) -> Timer | None:
+        return self._timers.get(timer_id)
+
+    def remaining_s(self, timer: Timer) -> float:
+        return max(0.0, (timer.due - self.clock()).total_seconds())
+
+    def add_timer(self, seconds: float, label: str = "") -> Timer:
+        if not 0 < seconds <= MAX_TIMER_S:
+            raise ValueError(f"a timer runs from 1 second to {MAX_TIMER_S // 86400} days; for later, set a "
+                             "reminder at a date and time")
+        now = self.clock()
+        label = _clean(label) or describe_duration(seconds)
+        return self._add(Timer(self._next_id(), "timer", label, now + dt.timedelta(seconds=seconds), now, seconds))
+
+    def add_reminder(self, at: str, text: str) -> Timer:
+        now = self.clock()
+        due = due_at(at, now, self.tz).astimezone(dt.UTC)
+        if due - now > MAX_AHEAD:
+            raise ValueError("a reminder can be at most a year ahead")
+        text = _clean(text)
+        if not text:
+            raise ValueError("say what the reminder is for (text)")
+        return self._add(Timer(self._next_id(), "reminder", text, due, now))
+
+    def cancel(self, timer_id: str) -> Timer | None:
+        timer = self._timers.pop(timer_id, None)
+        if timer is not None:
+            self._changed()
+        return timer
+
+    def cancel_all(self) -> list[Timer]:
+        gone = self.timers()
+        self._timers.clear()
+        if gone:
+            self._changed()
+        return gone
+
+    def find(self, words: str) -> list[Timer]:
+        """Timers whose id or label is `words` (case-insensitive), else whose label contains them."""
+        wanted = _clean(words).lower().removesuffix(" timer").removeprefix("the ").strip()
+        exact = [t for t in self.timers() if wanted in (t.id, t.label.lower())]
+        return exact or [t for t in self.timers() if wanted and wanted in t.label.lower()]
+
+    def due_text(self, timer: Timer) -> str:
+        now = self.clock()
+        zone = self.tz or now.astimezone().tzinfo
+        return clock_text(timer.due, now.astimezone(zone))
+
+    def _add(self, timer: Timer) -> Timer:
+        if len(self._timers) >= MAX_TIMERS:
+            raise ValueError(f"there are already {MAX_TIMERS} timers; cancel some first")
+        self._timers[timer.id] = timer
+        self._changed()
+        return timer
+
+    def _next_id(self) -> str:
+        numbers = [int(key) for key in self._timers if key.isdigit()]
+        return str(max(numbers, default=0) + 1)
+
+    # ------------------------------------------------------------------------------------------ firing
+
+    def _tick(self) -> None:
+        """Fires what is due and schedules the next look: at the earliest due time, at most recheck_s away."""
+        self._handle = None
+        if self._closed or not self._started:
+            return
+        now = self.clock()
+        due = [timer for timer in self.timers() if timer.due <= now]
+        for timer in due:
+            del self._timers[timer.id]
+        if due:
+            self._changed()
+        for timer in due:
+            late = (now - timer.due).total_seconds() > LATE_AFTER_S
+            self._fire(replace(timer, late=late))
+        upcoming = self.timers()
+        if upcoming and not self._closed:
+            wait = min(self.recheck_s, max(0.0, (upcoming[0].due - self.clock()).total_seconds()))
+            self._handle = asyncio.get_running_loop().call_later(wait, self._tick)
+
+    def _fire(self, timer: Timer) -> None:
+        log.info("timer %s (%s) fired%s", timer.id, timer.kind, " late" if timer.late else "")
+        if self.on_fire is None:
+            return
+        try:
+            self.on_fire(timer)
+        except Exception:
+            log.exception("a timer alert failed")
+
+    def _changed(self, save: bool = True) -> None:
+        if save:
+            self._save()
+        if self._started and not self._closed:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._handle = None
+            with contextlib.suppress(RuntimeError):  # no running loop: start() schedules
+                asyncio.get_running_loop().call_soon(self._reschedule)
+        for listener in list(self._listeners):
+            listener()
+
+    def _reschedule(self) -> None:
+        if self._handle is None:
+            self._tick()
+
+    # ------------------------------------------------------------------------------------------ the file
+
+    def _save(self) -> None:
+        text = json.dumps({"version": FORMAT_VERSION, "timers": [t.to_json() for t in self.timers()]}, indent=1)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="parley-timers")
+        self._last_write = self._writer.submit(_write, self.path, text)
+        self._last_write.add_done_callback(_report_write)
+
+    def flush(self) -> None:
+        """Blocks until the last write is on disk (for tests and shutdown paths without a loop)."""
+        if self._last_write is not None:
+            self._last_write.result(timeout=30)
+
+
+def _clean(text: str) -> str:
+    return " ".join(str(text).split())[:200]
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".timers-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _report_write(future: Future[None]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.warning("timers could not be saved: %s", exc)
+
+
+def _read(path: Path) -> tuple[list[Timer], str | None]:
+    """The saved timers and, when the file was unreadable, why (the file is then kept as `.bad`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], None
+    except OSError as exc:
+        return [], f"{path} could not be read: {exc}"
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or not isinstance(data.get("timers"), list):
+            raise ValueError("no 'timers' list")
+        return [Timer.from_json(entry) for entry in data["timers"]], None
+    except (ValueError, KeyError, TypeError) as exc:
+        bad = path.with_name(path.name + ".bad")
+        with contextlib.suppress(OSError):
+            os.replace(path, bad)
+        return [], f"saved timers in {path} were unreadable ({exc}); the file was kept as {bad.name}"
+
+
+# ------------------------------------------------------------------------------------------------ tools
+
+SET_TIMER = "set_timer"
+LIST_TIMERS = "list_timers"
+CANCEL_TIMER = "cancel_timer"
+
+
+def timer_tools(book: TimerBook) -> list[Tool]:
+    """set_timer (first: the offline engine's brain uses the first tool about timers to start one), list_timers
+    and cancel_timer, all answering with what the model needs to confirm aloud."""
+
+    def entry(timer: Timer) -> dict[str, Any]:
+        return {"id": timer.id, "kind": timer.kind, "label": timer.label, "due": book.due_text(timer),
+                "remaining": describe_duration(book.remaining_s(timer), hyphen=False),
+                "remaining_s": round(book.remaining_s(timer))}
+
+    def set_timer(seconds: float | None = None, at: str | None = None, label: str = "") -> dict[str, Any]:
+        if (seconds is None) == (at is None or not at.strip()):
+            raise ValueError("give either seconds (a countdown) or at (a clock time), not both or neither")
+        if seconds is not None:
+            return {"set": entry(book.add_timer(float(seconds), label))}
+        return {"set": entry(book.add_reminder(str(at), label))}
+
+    def list_timers() -> dict[str, Any]:
+        return {"timers": [entry(timer) for timer in book.timers()]}
+
+    def cancel_timer(id: str = "", label: str = "", all: bool = False) -> dict[str, Any]:
+        if all:
+            gone = book.cancel_all()
+        else:
+            wanted = id or label
+            if not wanted:
+                raise ValueError("give the id or label of the timer to cancel, or all=true")
+            by_id = book.get(id)
+            found = [by_id] if by_id is not None else book.find(wanted)
+            if not found:
+                names = ", ".join(f"{t.id}: {t.label}" for t in book.timers()) or "none"
+                raise ValueError(f"no timer matches {wanted!r}; running: {names}")
+            if len(found) > 1:
+                names = ", ".join(f"{t.id}: {t.label}" for t in found)
+                raise ValueError(f"{wanted!r} matches several timers ({names}): give the id")
+            gone = [timer for timer in found if book.cancel(timer.id) is not None]
+        return {"cancelled": [{"id": t.id, "kind": t.kind, "label": t.label} for t in gone],
+                "still_running": len(book.timers())}
+
+    text = {"type": "string"}
+    return [
+        Tool(SET_TIMER,
+             "Start a timer (a countdown) or set a reminder at a clock time; it alerts the user with a sound and a "
+             "desktop notification even when Parley's window is hidden, and survives a restart. For a countdown "
+             "('in 5 minutes', 'a 10 minute tea timer') send seconds. For a reminder at a time send at: '17:00' "
+             "(24-hour, two digits) or '5pm' when morning or evening is known; just '5' or '5:30' (no am/pm, no "
+             "leading zero) when the user did not say, and Parley takes the next of 5:00 and 17:00; or an ISO "
+             "local date-time like '2026-12-24T09:00' for another day. label: what it is for ('tea', 'call the "
+             "dentist'). The answer says when it is due: tell the user.",
+             {"type": "object", "properties": {
+                 "seconds": {"type": "number", "description": "countdown length in seconds"},
+                 "at": {**text, "description": "clock time or ISO local date-time for a reminder"},
+                 "label": {**text, "description": "what the timer or reminder is for"}},
+              "additionalProperties": False},
+             set_timer, tags=("timers",), title="Set a timer or reminder"),
+        Tool(LIST_TIMERS, "List the running timers and reminders: ids, labels and how long until each is due.",
+             {"type": "object", "properties": {}, "additionalProperties": False},
+             list_timers, tags=("timers",), title="List timers", read_only=True),
+        Tool(CANCEL_TIMER,
+             "Cancel a timer or reminder by its id or label (as list_timers gives them), or all of them with "
+             "all=true.",
+             {"type": "object", "properties": {
+                 "id": {**text, "description": "the timer's id"},
+                 "label": {**text, "description": "the timer's label, e.g. 'tea'"},
+                 "all": {"type": "boolean", "description": "cancel every timer and reminder"}},
+              "additionalProperties": False},
+             cancel_timer, tags=("timers",), title="Cancel timers"),
+    ]
