@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from desktop.app.backend import Backend, choose_backend
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
+from desktop.app.timer_alerts import TimerAlerts
 from desktop.cli import Options
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Controller(QObject):
         self._standby: Any = None  # desktop.audio.standby.Standby once audio is open
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
         self._tools: Any = None
+        self.timers = TimerAlerts(lambda: self.audio.playback if self.audio is not None else None, parent=self)
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -91,6 +93,7 @@ class Controller(QObject):
         """Returns at once; the connection and audio come up in the background and report through signals."""
         self.status_changed.emit("starting")
         self.spawn(self._bring_up())
+        self.spawn(self.timers.run())
 
     async def wait_ready(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """For tests and the self-test: until the first connection attempt has finished (either way)."""
@@ -315,10 +318,8 @@ class Controller(QObject):
         )
 
     def _registry(self) -> Any:
-        if self._tools is None:
-            from desktop.tools.builtin import default_registry
-
-            self._tools = default_registry()
+        from desktop.app.desktop_bridge import app_registry  # built-ins with the app's timers and desktop
+        self._tools = self._tools or app_registry(self.timers.book)
         return self._tools
 
     async def _connect(self) -> None:

@@ -116,7 +116,8 @@ class TimerBook:
         for timer in saved:
             self._timers.setdefault(timer.id, timer)
         self._started = True
-        self._changed(save=False)
+        self._notify()
+        self._tick()
 
     async def aclose(self) -> None:
         """Stops scheduling and waits for the last write to reach the disk."""
@@ -192,6 +193,8 @@ class TimerBook:
         return clock_text(timer.due, now.astimezone(zone))
 
     def _add(self, timer: Timer) -> Timer:
+        if not self._started:  # saving now would overwrite the saved timers before they are read
+            raise ValueError("the saved timers are still loading; try again in a moment")
         if len(self._timers) >= MAX_TIMERS:
             raise ValueError(f"there are already {MAX_TIMERS} timers; cancel some first")
         self._timers[timer.id] = timer
@@ -204,6 +207,13 @@ class TimerBook:
 
     # ------------------------------------------------------------------------------------------ firing
 
+    def check(self) -> None:
+        """Fires whatever is due now and reschedules: for a clock that jumped (the PC woke from sleep) or a test's
+        injected clock. Call on the loop, after start()."""
+        if self._handle is not None:
+            self._handle.cancel()
+        self._tick()
+
     def _tick(self) -> None:
         """Fires what is due and schedules the next look: at the earliest due time, at most recheck_s away."""
         self._handle = None
@@ -213,11 +223,12 @@ class TimerBook:
         due = [timer for timer in self.timers() if timer.due <= now]
         for timer in due:
             del self._timers[timer.id]
-        if due:
-            self._changed()
         for timer in due:
             late = (now - timer.due).total_seconds() > LATE_AFTER_S
             self._fire(replace(timer, late=late))
+        if due:
+            self._save()
+            self._notify()
         upcoming = self.timers()
         if upcoming and not self._closed:
             wait = min(self.recheck_s, max(0.0, (upcoming[0].due - self.clock()).total_seconds()))
@@ -232,15 +243,19 @@ class TimerBook:
         except Exception:
             log.exception("a timer alert failed")
 
-    def _changed(self, save: bool = True) -> None:
-        if save:
-            self._save()
+    def _changed(self) -> None:
+        """After a set or cancel: save, tell the listeners, and look again at the next due time (soon, not from
+        inside the caller)."""
+        self._save()
         if self._started and not self._closed:
             if self._handle is not None:
                 self._handle.cancel()
             self._handle = None
             with contextlib.suppress(RuntimeError):  # no running loop: start() schedules
                 asyncio.get_running_loop().call_soon(self._reschedule)
+        self._notify()
+
+    def _notify(self) -> None:
         for listener in list(self._listeners):
             listener()
 

@@ -24,6 +24,7 @@ from desktop.app.controller import Controller
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
 from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.timers_panel import TimersPanel
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
 
@@ -99,6 +100,8 @@ class MainWindow(QMainWindow):
 
         self.transcript = TranscriptView(central)
         layout.addWidget(self.transcript, 1)
+        self.timers_panel = TimersPanel(controller.timers, central)
+        layout.addWidget(self.timers_panel)
         self.waveform = WaveformView(central)
         self.waveform.setMinimumHeight(110)
         self.waveform.set_surround(QColor(WINDOW_BACKGROUND))
@@ -149,6 +152,7 @@ class MainWindow(QMainWindow):
         c.transcript_truncated.connect(self.transcript.mark_truncated)
         c.tool_call.connect(self.transcript.add_tool_call)
         c.notice.connect(self.transcript.add_notice)
+        c.timers.alerted.connect(lambda title, body: self.transcript.add_notice(f"{title}: {body}"))
         c.cost_changed.connect(self.show_cost)
         c.error.connect(self.show_error)
         c.mic_samples.connect(self.waveform.push_mic)
