@@ -71,8 +71,8 @@ def alert_text(timer: Timer, tz: dt.tzinfo | None = None) -> tuple[str, str]:
         title, body = "Timer done", timer_done_text(timer.label)
     if timer.late:
         due = timer.due.astimezone(tz) if tz is not None else timer.due.astimezone()
-        body += f" (due at {due:%H:%M}{'' if due.date() == dt.date.today() else f' on {due:%d %B}'}, " \
-                "while Parley was closed or the computer asleep)"
+        day = "" if due.date() == dt.datetime.now(due.tzinfo).date() else f" on {due:%d %B}"
+        body += f" (due at {due:%H:%M}{day}, while Parley was closed or the computer asleep)"
     return title, body
 
 

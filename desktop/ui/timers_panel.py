@@ -48,7 +48,8 @@ class TimersPanel(QFrame):
         while self._layout.count():
             item = self._layout.takeAt(0)
             widget = item.widget() if item is not None else None
-            if widget is not None:
+            if widget is not None:  # later: its own Cancel button may be what is calling us
+                widget.hide()
                 widget.deleteLater()
         timers = self.alerts.timers()
         self._rows = []

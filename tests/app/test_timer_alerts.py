@@ -1,0 +1,114 @@
+"""Timer alerts: the notification text, the Notifier seam, and the chime through a real Playback on PulseAudio,
+played at once when the speaker is free and only after a reply that is playing (whose clock stays exact)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop.app.timer_alerts import TimerAlerts, alert_text, chime_pcm
+from desktop.audio.playback import Playback, PlaybackConfig, PlaybackEvent
+from desktop.tools.timers import Timer, TimerBook
+from tests.audio.helpers import feed_all, pause, until
+from tests.support.pulse import PulseServer
+from tests.support.sounds import dominant_frequency, tone
+
+pytestmark = pytest.mark.timeout(90)
+ZONE = dt.timezone(dt.timedelta(hours=1), "CET")
+DUE = dt.datetime(2026, 12, 3, 17, 0, tzinfo=ZONE)
+
+
+def test_alert_texts() -> None:
+    tea = Timer("1", "timer", "tea", DUE, DUE)
+    assert alert_text(tea) == ("Timer done", "Your tea timer is done.")
+    assert alert_text(Timer("2", "timer", "5-minute", DUE, DUE)) == ("Timer done", "Your 5-minute timer is done.")
+    missed = DUE.replace(year=2025)
+    title, body = alert_text(Timer("3", "reminder", "call the dentist", missed, missed, late=True), ZONE)
+    assert title == "Reminder" and body.startswith("Call the dentist (due at 17:00 on 03 December")
+    assert "while Parley was closed" in body
+
+
+def test_the_chime_is_two_bell_notes_under_a_second() -> None:
+    pcm = np.frombuffer(chime_pcm(), dtype="<i2")
+    assert len(pcm) == 24000 and 0.3 < np.abs(pcm).max() / 32767 < 0.4
+    assert abs(dominant_frequency(pcm[:6000], 24000) - 988) < 10
+    assert abs(dominant_frequency(pcm[9000:], 24000) - 784) < 10
+
+
+def test_a_fired_timer_notifies_through_the_seam_without_a_speaker(tmp_path: Path) -> None:
+    notified: list[tuple[str, str]] = []
+    alerts = TimerAlerts(lambda: None, notify=lambda title, body: notified.append((title, body)),
+                         book=TimerBook(tmp_path / "timers.json"))
+    emitted: list[tuple[str, str]] = []
+    alerts.alerted.connect(lambda title, body: emitted.append((title, body)))
+
+    async def scenario() -> None:
+        await alerts.start()
+        alerts.book.add_timer(0.1, "tea")
+        await until(lambda: bool(notified), within=30, what="the notification")
+        await alerts.aclose()
+
+    asyncio.run(scenario())
+    assert notified == emitted == [("Timer done", "Your tea timer is done.")]
+    assert alerts.timers() == []
+
+
+def test_chime_plays_at_once_when_the_speaker_is_free(pulse: PulseServer, tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, int, np.ndarray]:
+        playback = Playback(PlaybackConfig())
+        await playback.open()
+        alerts = TimerAlerts(lambda: playback, book=TimerBook(tmp_path / "timers.json"))
+        recording = pulse.record_speaker()
+        try:
+            await alerts.start()
+            await pause(0.3)
+            alerts.book.add_timer(0.1, "egg")
+            await until(lambda: playback.is_drained("timer-alert-1"), within=20, what="the chime played")
+            await pause(0.3)
+            return playback.played_samples("timer-alert-1"), playback.received_samples("timer-alert-1"), \
+                recording.stop()
+        finally:
+            recording.stop()
+            await alerts.aclose()
+            await playback.close()
+
+    played, received, recorded = asyncio.run(scenario())
+    assert received == len(chime_pcm()) // 2 and played == received
+    assert np.abs(recorded).max() > 3000  # it reached the speaker
+
+
+def test_chime_waits_for_the_reply_and_leaves_its_clock_alone(pulse: PulseServer, tmp_path: Path) -> None:
+    reply = tone(440, 1.2)
+    events: list[PlaybackEvent] = []
+
+    async def scenario() -> tuple[int, int, int]:
+        playback = Playback(PlaybackConfig())
+        await playback.open()
+        playback.add_event_listener(events.append)
+        alerts = TimerAlerts(lambda: playback, book=TimerBook(tmp_path / "timers.json"))
+        try:
+            await alerts.start()
+            await pause(0.3)
+            feed_all(playback, "reply", reply[: len(reply) // 2])  # the reply is still arriving
+            await until(lambda: any(e.kind == "started" for e in events), within=20, what="the reply started")
+            alerts.fire(Timer("1", "timer", "tea", DUE, DUE))
+            await pause(0.4)
+            chimed_early = playback.received_samples("timer-alert-1")
+            feed_all(playback, "reply", reply[len(reply) // 2:])
+            playback.finish("reply")
+            await until(lambda: playback.is_drained("timer-alert-1"), within=20, what="the chime played")
+            return chimed_early, playback.played_samples("reply"), playback.received_samples("reply")
+        finally:
+            await alerts.aclose()
+            await playback.close()
+
+    chimed_early, played, received = asyncio.run(scenario())
+    assert chimed_early == 0  # not queued into the middle of the reply
+    assert played == received == len(reply)
+    order = [(e.kind, e.item_id) for e in events if e.kind in ("started", "drained")]
+    assert order == [("started", "reply"), ("drained", "reply"), ("started", "timer-alert-1"),
+                     ("drained", "timer-alert-1")]
