@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "clock_text",
     "describe_duration",
     "due_at",
     "duration_seconds",
+    "reminder_status_text",
     "replace_duration_idioms",
     "timer_done_text",
     "timer_status_text",
+    "timers_spoken",
 ]
 
 # Said before spoken numbers become digits ("half" alone would turn into 0.5 and lose its hour).
@@ -80,6 +84,28 @@ def timer_done_text(label: str) -> str:
 def timer_status_text(label: str, remaining_s: float) -> str:
     """ "your 5-minute timer has 2 minutes 5 seconds left" (lower case: it is joined into sentences)."""
     return f"your {label} timer has {describe_duration(remaining_s, hyphen=False)} left"
+
+
+def reminder_status_text(text: str, due: str) -> str:
+    """ "your reminder to call the dentist is due at 17:00"."""
+    return f"your reminder to {text} is due at {due}"
+
+
+def timers_spoken(key: str, entries: Sequence[Mapping[str, Any]]) -> str:
+    """A sentence about timers as the app's tools give them: `key` "cancelled" (cancel_timer's answer) or
+    "timers" (list_timers'), each entry with label, kind, and remaining_s or due."""
+    if not entries:
+        return "There is no timer running."
+    if key == "cancelled":
+        if len(entries) > 1:
+            return f"Okay, I cancelled the {len(entries)} timers."
+        entry = entries[0]
+        what = f"reminder to {entry.get('label')}" if entry.get("kind") == "reminder" else f"{entry.get('label')} timer"
+        return f"Okay, I cancelled the {what}."
+    parts = [reminder_status_text(str(e.get("label")), str(e.get("due"))) if e.get("kind") == "reminder"
+             else timer_status_text(str(e.get("label")), float(e.get("remaining_s") or 0)) for e in entries]
+    sentence = "; ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
 
 
 def clock_text(when: dt.datetime, now: dt.datetime) -> str:

@@ -25,6 +25,7 @@ from desktop.core.timekeeping import (
     replace_duration_idioms,
     timer_done_text,
     timer_status_text,
+    timers_spoken,
 )
 from desktop.engine.arithmetic import Sum, find_sum
 from desktop.engine.spoken_numbers import digits_for_words, format_number
@@ -112,6 +113,7 @@ _TIMER_SET = _rx(r"\b(?:set|start|create|make|put on)\b.*\btimer\b", r"\btimer f
                  r"(?:hours?|minutes?|mins?|seconds?|secs?) timer\b", r"\bremind me in\b", r"\bcount ?down\b",
                  r"\bwake me in\b")
 _TIMER_CANCEL = _rx(r"\b(?:cancel|stop|delete|clear|remove|kill)\b.*\btimers?\b")
+_TIMER_LABEL = re.compile(r"\b(?:cancel|stop|delete|clear|remove|kill)\s+(?:the |my )?(.+?)\s+timer\b")
 _TIMER_QUERY = _rx(r"\bhow (?:much|long)\b.*\b(?:left|remaining|to go)\b", r"\btimers?\b.*\b(?:left|remaining|"
                    r"status|running)\b", r"\bany timers?\b")
 _TIME = _rx(r"\bwhat(?:'s| is)? the time\b", r"\bwhat time\b", r"\btime is it\b", r"\bcurrent time\b",
@@ -131,6 +133,8 @@ _REPEAT = _rx(r"\brepeat (?:that|it|yourself)\b", r"\bsay (?:that|it) again\b", 
               r"\bcome again\b", r"^pardon\b", r"^sorry\??$")
 _FILLER = re.compile(r"^(?:(?:um+|uh+|oh|okay|ok|so|well|please|hey parley|parley)[,.!]?\s+)+")
 
+_TIMER_ACTIONS = {"timer_cancel": re.compile(r"cancel|stop|delete|clear|remove"),
+                  "timer_list": re.compile(r"list|status|running|show")}
 _TOOL_HINTS = {
     "time": re.compile(r"\btime\b|\bclock\b|\bdate\b|\bcurrent_time\b|\bget_time\b|\bnow\b"),
     "arithmetic": re.compile(r"calculat|arithmetic|\bmath|expression|evaluat|comput"),
@@ -146,7 +150,7 @@ def decide(text: str, context: BrainContext) -> Decision:
     if not said:
         return Say("I didn't catch anything. Please try again, a little closer to the microphone.", "empty")
     if _TIMER_CANCEL.search(said):
-        return _cancel_timers(context)
+        return _cancel_timers(said, context)
     if _TIMER_QUERY.search(said):
         return _timer_status(context)
     if _TIMER_SET.search(said):
@@ -219,7 +223,19 @@ def _set_timer(said: str, context: BrainContext) -> Decision:
     return Say(f"Okay, a {request.label} timer starts now.", "timer", start_timer=request)
 
 
-def _cancel_timers(context: BrainContext) -> Say:
+def _cancel_timers(said: str, context: BrainContext) -> Decision:
+    tool = _timer_tool("timer_cancel", context.tools)
+    if tool is not None:  # the client keeps the timers (the app's timer book): it cancels them
+        properties, _ = _properties(tool)
+        named = _TIMER_LABEL.search(said)
+        label = named.group(1) if named and named.group(1) not in ("all", "all the", "all my", "every") else ""
+        arguments: dict[str, Any] = {}
+        if label and "label" in properties:
+            arguments["label"] = label
+        elif "all" in properties:
+            arguments["all"] = True
+        if _fillable(tool, arguments):
+            return CallTool(tool.name, arguments, "timer_cancel", label)
     if not context.timers:
         return Say("There is no timer running.", "timer", cancel_timers=True)
     count = len(context.timers)
@@ -227,7 +243,10 @@ def _cancel_timers(context: BrainContext) -> Say:
     return Say(f"Okay, I cancelled the {noun}.", "timer", cancel_timers=True)
 
 
-def _timer_status(context: BrainContext) -> Say:
+def _timer_status(context: BrainContext) -> Decision:
+    tool = _timer_tool("timer_list", context.tools)
+    if tool is not None and _fillable(tool, {}):
+        return CallTool(tool.name, {}, "timer_list")
     if not context.timers:
         return Say("There is no timer running.", "timer")
     parts = [timer_status_text(timer.label, timer.remaining_s)
@@ -238,11 +257,22 @@ def _timer_status(context: BrainContext) -> Say:
 
 # ------------------------------------------------------------------------------------------------ tools
 
+def _timer_tool(action: str, tools: Sequence[ToolSpec]) -> ToolSpec | None:
+    """A tool named for timers and for `action` ("timer_cancel": cancel_timer, "timer_list": list_timers)."""
+    for tool in tools:
+        name = tool.name.lower()
+        if "timer" in name and _TIMER_ACTIONS[action].search(name):
+            return tool
+    return None
+
+
 def _tool_for(intent: str, tools: Sequence[ToolSpec]) -> ToolSpec | None:
     """The first registered tool whose name or description serves `intent`. A timer tool is never taken
-    for the time, nor the other way round."""
+    for the time, nor the other way round; a tool that lists or cancels timers does not start one."""
     hint = _TOOL_HINTS[intent]
     for tool in tools:
+        if intent == "timer" and any(rx.search(tool.name.lower()) for rx in _TIMER_ACTIONS.values()):
+            continue
         words = f"{tool.name.replace('_', ' ')} {tool.name} {tool.description}".lower()
         if intent == "time" and _TOOL_HINTS["timer"].search(words):
             continue
@@ -312,7 +342,18 @@ def speak_tool_result(call: CallTool, output: str) -> str:
         return f"{call.detail} is {value}." if value is not None else _plain(call, output)
     if call.intent == "timer":
         return f"Okay, a {call.detail} timer starts now."
+    if call.intent in ("timer_cancel", "timer_list"):
+        return _timers_spoken(call, data) or _plain(call, output)
     return _plain(call, output)
+
+
+def _timers_spoken(call: CallTool, data: Any) -> str | None:
+    """What the app's cancel_timer ({"cancelled": [...]}) or list_timers ({"timers": [...]}) answered, spoken."""
+    key = "cancelled" if call.intent == "timer_cancel" else "timers"
+    entries = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        return None
+    return timers_spoken(key, entries)
 
 
 def _field(data: Any, names: Sequence[str]) -> str | None:

@@ -198,3 +198,30 @@ def test_the_offline_brain_sets_timers_through_the_same_tool(tmp_path: Path) -> 
                   for s in ToolRegistry(timer_tools(book)).schemas())
     decision = decide("set a timer for five minutes", BrainContext(now=book.clock(), tools=specs))
     assert decision == CallTool("set_timer", {"seconds": 300}, "timer", "5-minute")
+
+
+def test_cancel_and_ask_by_voice_through_the_tools(tmp_path: Path) -> None:
+    """Offline, the engine's brain hears the user and calls the app's tools; their answers are spoken."""
+    from desktop.engine.brain import BrainContext, CallTool, ToolSpec, decide, speak_tool_result
+
+    book, clock = started(tmp_path, dt.datetime(2026, 12, 3, 16, 30, tzinfo=ZONE))
+    registry = ToolRegistry(timer_tools(book))
+    specs = tuple(ToolSpec(s["name"], s["description"], s["parameters"]) for s in registry.schemas())
+
+    def hear(text: str) -> str:
+        decision = decide(text, BrainContext(now=clock(), tools=specs))
+        assert isinstance(decision, CallTool), decision
+        return speak_tool_result(decision, run(lambda: registry.call(decision.name, json.dumps(decision.arguments))))
+
+    assert hear("set a timer for ten minutes") == "Okay, a 10-minute timer starts now."
+    book.add_timer(120, "tea")
+    book.add_reminder("17:00", "call the dentist")
+    clock.advance(5)
+    assert hear("how much time is left on my timers") == ("Your tea timer has 115 seconds left; your "
+                                                          "10-minute timer has 9 minutes 55 seconds left; your "
+                                                          "reminder to call the dentist is due at 17:00.")
+    assert hear("cancel the tea timer") == "Okay, I cancelled the tea timer."
+    assert [t.label for t in book.timers()] == ["10-minute", "call the dentist"]
+    assert hear("cancel all the timers") == "Okay, I cancelled the 2 timers."
+    assert hear("cancel the timer") == "There is no timer running."
+    assert hear("any timers running") == "There is no timer running."
