@@ -114,6 +114,7 @@ _TIMER_SET = _rx(r"\b(?:set|start|create|make|put on)\b.*\btimer\b", r"\btimer f
                  r"\bwake me in\b")
 _TIMER_CANCEL = _rx(r"\b(?:cancel|stop|delete|clear|remove|kill)\b.*\btimers?\b")
 _TIMER_LABEL = re.compile(r"\b(?:cancel|stop|delete|clear|remove|kill)\s+(?:the |my )?(.+?)\s+timer\b")
+_NOT_A_LABEL = {"the", "my", "this", "that", "a", "all", "all the", "all my", "every", "current", "running"}
 _TIMER_QUERY = _rx(r"\bhow (?:much|long)\b.*\b(?:left|remaining|to go)\b", r"\btimers?\b.*\b(?:left|remaining|"
                    r"status|running)\b", r"\bany timers?\b")
 _TIME = _rx(r"\bwhat(?:'s| is)? the time\b", r"\bwhat time\b", r"\btime is it\b", r"\bcurrent time\b",
@@ -228,7 +229,7 @@ def _cancel_timers(said: str, context: BrainContext) -> Decision:
     if tool is not None:  # the client keeps the timers (the app's timer book): it cancels them
         properties, _ = _properties(tool)
         named = _TIMER_LABEL.search(said)
-        label = named.group(1) if named and named.group(1) not in ("all", "all the", "all my", "every") else ""
+        label = named.group(1) if named and named.group(1) not in _NOT_A_LABEL else ""
         arguments: dict[str, Any] = {}
         if label and "label" in properties:
             arguments["label"] = label
