@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from desktop.app.timer_alerts import TimerAlerts, alert_text, chime_pcm
 from desktop.audio.playback import Playback, PlaybackConfig, PlaybackEvent
 from desktop.tools.timers import Timer, TimerBook
 from tests.audio.helpers import feed_all, pause, until
+from tests.support.app_harness import TEST_KEY, next_emission, start_app, stop_app
 from tests.support.pulse import PulseServer
+from tests.support.realtime_server import RealtimeTestServer, spoken_tone
 from tests.support.sounds import dominant_frequency, tone
 
 pytestmark = pytest.mark.timeout(90)
@@ -112,3 +115,47 @@ def test_chime_waits_for_the_reply_and_leaves_its_clock_alone(pulse: PulseServer
     order = [(e.kind, e.item_id) for e in events if e.kind in ("started", "drained")]
     assert order == [("started", "reply"), ("drained", "reply"), ("started", "timer-alert-1"),
                      ("drained", "timer-alert-1")]
+
+
+@pytest.mark.slow
+def test_the_model_sets_a_timer_that_alerts_with_the_window_hidden(
+        qloop: asyncio.Runner, pulse: PulseServer, realtime_server: RealtimeTestServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole path: the loopback server calls set_timer, the app's book answers and saves it, the window is
+    hidden, and the timer still notifies, chimes through the speaker and shows in the transcript."""
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # this test's own timers.json
+    realtime_server.script_response(function_calls=[("set_timer", '{"seconds": 1.5, "label": "tea"}')])
+    realtime_server.script_response(audio=spoken_tone(0.5), transcript="Your tea timer is running.")
+
+    async def scenario() -> None:
+        app = await start_app(realtime_server.url, tmp_path)
+        controller = app.controller
+        try:
+            update = await realtime_server.async_wait_for("session.update")
+            names = [tool["name"] for tool in update["session"]["tools"]]
+            assert names[:5] == ["get_current_time", "calculate", "set_timer", "list_timers", "cancel_timer"]
+            alerted = asyncio.ensure_future(next_emission(controller.timers.alerted, within=30))
+            controller.send_text("Set a tea timer for a second and a half.")
+
+            def outputs() -> list[dict[str, object]]:
+                return [e["item"] for e in realtime_server.received
+                        if e["type"] == "conversation.item.create" and e["item"]["type"] == "function_call_output"]
+
+            await until(lambda: bool(outputs()), within=20, what="the function_call_output")
+            answer = json.loads(str(outputs()[0]["output"]))
+            assert answer["set"]["label"] == "tea" and answer["set"]["kind"] == "timer"
+            saved = json.loads((tmp_path / "data" / "parley" / "timers.json").read_text())
+            assert [t["label"] for t in saved["timers"]] == ["tea"]
+            assert [t.label for t in controller.timers.timers()] == ["tea"]
+            app.window.hide()
+            assert await alerted == ("Timer done", "Your tea timer is done.")
+            await until(lambda: controller.audio.playback.is_drained("timer-alert-1"), within=30,
+                        what="the chime played")
+            assert "Your tea timer is done." in app.window.transcript.plain_text()
+            assert app.window.timers_panel.isHidden()
+        finally:
+            await stop_app(app)
+
+    qloop.run(scenario())
+    assert realtime_server.violations == []
