@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 Notify = Callable[[str, str], None]
 CHIME_RATE = 24000
 RETRY_S = 0.25  # how often a waiting chime looks whether the player is free
-GIVE_UP_WAITING_S = 30.0  # an item left unfinished (a dropped connection) must not hold the chime forever
+GIVE_UP_WAITING_S = 30.0  # for a speaker to open or be free: an item left unfinished (a dropped connection)
+# must not hold the chime forever
 
 
 @functools.cache
@@ -164,16 +165,17 @@ class TimerAlerts(QObject):
     def _try_chime(self) -> None:
         self._retry = None
         playback = self._playback()
-        if playback is None or not playback.is_open:
-            self._chime_waiting_since = None  # no speaker: the notification is the alert
-            return
+        speaker = playback if playback is not None and playback.is_open else None
         waited = time.monotonic() - (self._chime_waiting_since or time.monotonic())
-        if not playback.is_idle and waited < GIVE_UP_WAITING_S:
+        if (speaker is None or not speaker.is_idle) and waited < GIVE_UP_WAITING_S:
+            # Busy, or not open yet (a reminder missed while closed fires while the audio is still opening).
             with contextlib.suppress(RuntimeError):
                 self._retry = asyncio.get_running_loop().call_later(RETRY_S, self._try_chime)
             return
         self._chime_waiting_since = None
+        if speaker is None:
+            return  # no speaker: the notification is the alert
         self._chimes += 1
         item_id = f"timer-alert-{self._chimes}"
-        playback.feed(item_id, chime_pcm())
-        playback.finish(item_id)
+        speaker.feed(item_id, chime_pcm())
+        speaker.finish(item_id)

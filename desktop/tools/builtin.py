@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import operator
 import os
+import time
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
@@ -79,8 +81,18 @@ def zone_name(environ: dict[str, str] | None = None, localtime: Path = Path("/et
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _system_zone(minute: int) -> str | None:
+    """zone_name() read at most once a minute (it reads /etc; the loop should not, on every call)."""
+    return zone_name()
+
+
+def system_zone() -> str | None:
+    return _system_zone(int(time.monotonic() // 60))
+
+
 def current_time(now: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
-                 zone: Callable[[], str | None] = zone_name) -> dict[str, str]:
+                 zone: Callable[[], str | None] = system_zone) -> dict[str, str]:
     """The local time, date and zone: IANA name (or the abbreviation when there is none), abbreviation and UTC
     offset, e.g. {"timezone": "Europe/Paris", "abbreviation": "CET", "utc_offset": "+01:00"}."""
     stamp = now()

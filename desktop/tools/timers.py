@@ -183,7 +183,8 @@ class TimerBook:
 
     def find(self, words: str) -> list[Timer]:
         """Timers whose id or label is `words` (case-insensitive), else whose label contains them."""
-        wanted = _clean(words).lower().removesuffix(" timer").removeprefix("the ").strip()
+        wanted = _clean(words).lower().removeprefix("the ").removeprefix("my ")
+        wanted = wanted.removesuffix(" timer").removesuffix(" reminder").strip()
         exact = [t for t in self.timers() if wanted in (t.id, t.label.lower())]
         return exact or [t for t in self.timers() if wanted and wanted in t.label.lower()]
 
@@ -353,10 +354,10 @@ def timer_tools(book: TimerBook) -> list[Tool]:
         if all:
             gone = book.cancel_all()
         else:
-            wanted = id or label
+            wanted = str(id or label)
             if not wanted:
                 raise ValueError("give the id or label of the timer to cancel, or all=true")
-            by_id = book.get(id)
+            by_id = book.get(str(id))
             found = [by_id] if by_id is not None else book.find(wanted)
             if not found:
                 names = ", ".join(f"{t.id}: {t.label}" for t in book.timers()) or "none"

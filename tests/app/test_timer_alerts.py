@@ -84,6 +84,32 @@ def test_chime_plays_at_once_when_the_speaker_is_free(pulse: PulseServer, tmp_pa
     assert np.abs(recorded).max() > 3000  # it reached the speaker
 
 
+def test_a_reminder_missed_while_closed_chimes_once_the_speaker_opens(pulse: PulseServer, tmp_path: Path) -> None:
+    missed = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    (tmp_path / "timers.json").write_text(json.dumps({"version": 1, "timers": [
+        Timer("1", "reminder", "call the dentist", missed, missed).to_json()]}))
+    speaker: list[Playback] = []
+
+    async def scenario() -> tuple[list[tuple[str, str]], int]:
+        alerts = TimerAlerts(lambda: speaker[0] if speaker else None, book=TimerBook(tmp_path / "timers.json"))
+        playback = Playback(PlaybackConfig())
+        try:
+            await alerts.start()  # the app reads its timers while its audio is still opening
+            await playback.open()
+            speaker.append(playback)
+            await until(lambda: playback.received_samples("timer-alert-1") > 0
+                        and playback.played_samples("timer-alert-1") == playback.received_samples("timer-alert-1"),
+                        within=20, what="the chime played")
+            return alerts.alerts, playback.played_samples("timer-alert-1")
+        finally:
+            await alerts.aclose()
+            await playback.close()
+
+    alerted, played = asyncio.run(scenario())
+    assert len(alerted) == 1 and alerted[0][0] == "Reminder" and "while Parley was closed" in alerted[0][1]
+    assert played == len(chime_pcm()) // 2
+
+
 def test_chime_waits_for_the_reply_and_leaves_its_clock_alone(pulse: PulseServer, tmp_path: Path) -> None:
     reply = tone(440, 1.2)
     events: list[PlaybackEvent] = []
