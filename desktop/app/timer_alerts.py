@@ -106,6 +106,7 @@ class TimerAlerts(QObject):
         book = self.book
         book.on_fire = self.fire
         book.add_listener(self.changed.emit)
+        await asyncio.get_running_loop().run_in_executor(None, chime_pcm)  # numpy work off the GUI thread, once
         await book.start()
         self._started = True
         if book.problem:
