@@ -28,7 +28,14 @@ from desktop.core.timekeeping import (
     timers_spoken,
 )
 from desktop.engine.arithmetic import Sum, find_sum
-from desktop.engine.spoken_numbers import digits_for_words, format_number
+from desktop.engine.spoken_numbers import (
+    digits_for_words,
+    format_number,
+    split_clock,
+    spoken_clock_text,
+    spoken_date,
+    spoken_time,
+)
 
 __all__ = [
     "BrainContext",
@@ -112,8 +119,9 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 _TIMER_SET = _rx(r"\b(?:set|start|create|make|put on)\b.*\btimer\b", r"\btimer for\b", r"\b\d+(?:\.\d+)? ?"
                  r"(?:hours?|minutes?|mins?|seconds?|secs?) timer\b", r"\bremind me in\b", r"\bcount ?down\b",
                  r"\bwake me in\b")
-_TIMER_CANCEL = _rx(r"\b(?:cancel|stop|delete|clear|remove|kill)\b.*\btimers?\b")
-_TIMER_LABEL = re.compile(r"\b(?:cancel|stop|delete|clear|remove|kill)\s+(?:the |my )?(.+?)\s+timer\b")
+_TIMER_CANCEL = _rx(r"\b(?:cancel|stop|delete|clear|remove|kill)\b.*\b(?:timers?|reminders?)\b")
+_TIMER_LABEL = re.compile(r"\b(?:cancel|stop|delete|clear|remove|kill)\s+(?:the |my )?(.+?)\s+(?:timer|reminder)\b")
+_REMINDER = re.compile(r"\bremind me (?:(tomorrow|today) )?(?:at|by) (.+)$")
 _NOT_A_LABEL = {"the", "my", "this", "that", "a", "all", "all the", "all my", "every", "current", "running"}
 _TIMER_QUERY = _rx(r"\bhow (?:much|long)\b.*\b(?:left|remaining|to go)\b", r"\btimers?\b.*\b(?:left|remaining|"
                    r"status|running)\b", r"\bany timers?\b")
@@ -154,6 +162,9 @@ def decide(text: str, context: BrainContext) -> Decision:
         return _cancel_timers(said, context)
     if _TIMER_QUERY.search(said):
         return _timer_status(context)
+    reminder = _REMINDER.search(said)
+    if reminder:
+        return _set_reminder(reminder.group(1), reminder.group(2), context)
     if _TIMER_SET.search(said):
         return _set_timer(said, context)
     calculation = find_sum(said)
@@ -194,8 +205,8 @@ def _clock(intent: str, context: BrainContext) -> Decision:
     if tool is not None and _fillable(tool, {}):
         return CallTool(tool.name, {}, intent)
     if intent == "date":
-        return Say(f"Today is {_spoken_date(context.now)}.", "date")
-    return Say(f"It's {_spoken_time(context.now)}.", "time")
+        return Say(f"Today is {spoken_date(context.now)}.", "date")
+    return Say(f"It's {spoken_time(context.now)}.", "time")
 
 
 def _arithmetic(calculation: Sum, context: BrainContext) -> Decision:
@@ -222,6 +233,22 @@ def _set_timer(said: str, context: BrainContext) -> Decision:
         if arguments is not None:
             return CallTool(tool.name, arguments, "timer", request.label)
     return Say(f"Okay, a {request.label} timer starts now.", "timer", start_timer=request)
+
+
+def _set_reminder(day: str | None, rest: str, context: BrainContext) -> Decision:
+    """"remind me at five to call the dentist": the client's timer tool sets it (the engine keeps no clock times)."""
+    tool = _tool_for("timer", context.tools)
+    properties = _properties(tool)[0] if tool is not None else {}
+    found = split_clock(rest)
+    if tool is None or "at" not in properties:
+        return Say("Offline I can set timers, not reminders at a time. Say, for example: set a timer for ten "
+                   "minutes.", "reminder")
+    if found is None or not re.sub(r"^(?:to|that|about|of)\b", "", found[1]).strip():
+        return Say("Say the time and what it is for, for example: remind me at five to call the dentist.", "reminder")
+    clock, text = found
+    connector, _, what = text.partition(" ") if text.split()[0] in ("to", "that", "about", "of") else ("to", "", text)
+    arguments = {"at": f"{day} {clock}" if day else clock, **({"label": what} if "label" in properties else {})}
+    return CallTool(tool.name, arguments, "reminder", f"{connector} {what}")
 
 
 def _cancel_timers(said: str, context: BrainContext) -> Decision:
@@ -332,7 +359,7 @@ def speak_tool_result(call: CallTool, output: str) -> str:
         return f"The {call.name.replace('_', ' ')} tool reported a problem: {_short(str(data['error']))}."
     if call.intent == "time":
         value = _field(data, ("time", "current_time", "now", "datetime", "result"))
-        return f"It's {_spoken_clock_text(value)}." if value else _plain(call, output)
+        return f"It's {spoken_clock_text(value)}." if value else _plain(call, output)
     if call.intent == "date":
         value = _field(data, ("date", "today", "datetime", "result"))
         return f"Today is {value}." if value else _plain(call, output)
@@ -343,18 +370,16 @@ def speak_tool_result(call: CallTool, output: str) -> str:
         return f"{call.detail} is {value}." if value is not None else _plain(call, output)
     if call.intent == "timer":
         return f"Okay, a {call.detail} timer starts now."
-    if call.intent in ("timer_cancel", "timer_list"):
-        return _timers_spoken(call, data) or _plain(call, output)
+    if call.intent == "reminder":
+        entry = data.get("set") if isinstance(data, Mapping) else None
+        due = entry.get("due") if isinstance(entry, Mapping) else None
+        when = re.sub(r"(?:^| )(\d{1,2}:\d{2})$", lambda m: " at " + spoken_clock_text(m.group(1)), str(due or ""))
+        return f"Okay, I'll remind you {call.detail} {when.strip()}." if due else _plain(call, output)
+    key = {"timer_cancel": "cancelled", "timer_list": "timers"}.get(call.intent)
+    entries = data.get(key) if key is not None and isinstance(data, Mapping) else None
+    if isinstance(entries, list) and all(isinstance(entry, Mapping) for entry in entries):
+        return timers_spoken(str(key), entries)
     return _plain(call, output)
-
-
-def _timers_spoken(call: CallTool, data: Any) -> str | None:
-    """What the app's cancel_timer ({"cancelled": [...]}) or list_timers ({"timers": [...]}) answered, spoken."""
-    key = "cancelled" if call.intent == "timer_cancel" else "timers"
-    entries = data.get(key) if isinstance(data, Mapping) else None
-    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
-        return None
-    return timers_spoken(key, entries)
 
 
 def _field(data: Any, names: Sequence[str]) -> str | None:
@@ -379,22 +404,3 @@ def _plain(call: CallTool, output: str) -> str:
 def _short(text: str, limit: int = 200) -> str:
     text = text.strip().rstrip(".")
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
-# ------------------------------------------------------------------------------------------------ clock words
-
-def _spoken_time(now: dt.datetime) -> str:
-    hour = now.hour % 12 or 12
-    return f"{hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}"
-
-
-def _spoken_clock_text(value: str) -> str:
-    """ "20:47" from a tool reads better as "8:47 PM"; anything else is spoken as given."""
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::\d{2})?", value.strip())
-    if not match:
-        return value
-    return _spoken_time(dt.datetime(2000, 1, 1, int(match.group(1)) % 24, int(match.group(2)) % 60))
-
-
-def _spoken_date(now: dt.datetime) -> str:
-    return f"{now:%A}, {now:%B} {now.day}, {now.year}"

@@ -214,6 +214,8 @@ def test_cancel_and_ask_by_voice_through_the_tools(tmp_path: Path) -> None:
         return speak_tool_result(decision, run(lambda: registry.call(decision.name, json.dumps(decision.arguments))))
 
     assert hear("set a timer for ten minutes") == "Okay, a 10-minute timer starts now."
+    assert hear("remind me at five to call the dentist") == "Okay, I'll remind you to call the dentist at 5:00 PM."
+    assert hear("cancel the dentist reminder") == "Okay, I cancelled the reminder to call the dentist."
     book.add_timer(120, "tea")
     book.add_reminder("17:00", "call the dentist")
     clock.advance(5)
