@@ -273,11 +273,6 @@ class TimerBook:
         self._last_write = self._writer.submit(_write, self.path, text)
         self._last_write.add_done_callback(_report_write)
 
-    def flush(self) -> None:
-        """Blocks until the last write is on disk (for tests and shutdown paths without a loop)."""
-        if self._last_write is not None:
-            self._last_write.result(timeout=30)
-
 
 def _clean(text: str) -> str:
     return " ".join(str(text).split())[:200]
