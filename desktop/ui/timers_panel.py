@@ -56,10 +56,15 @@ class TimersPanel(QFrame):
         for timer in timers:
             self._layout.addWidget(self._row(timer))
         if len(timers) > 1:
-            everything = QPushButton("Cancel all", self)
+            footer = QWidget(self)
+            line = QHBoxLayout(footer)
+            line.setContentsMargins(0, 0, 0, 0)
+            everything = QPushButton("Cancel all", footer)
             everything.setAccessibleName("Cancel all timers and reminders")
             everything.clicked.connect(self.alerts.cancel_all)
-            self._layout.addWidget(everything)
+            line.addStretch(1)
+            line.addWidget(everything)
+            self._layout.addWidget(footer)
         self.setVisible(bool(timers))
         if timers:
             self._ticker.start()
@@ -71,7 +76,7 @@ class TimersPanel(QFrame):
         row = QWidget(self)
         line = QHBoxLayout(row)
         line.setContentsMargins(0, 0, 0, 0)
-        name = QLabel(("🔔 " if timer.kind == "reminder" else "⏱ ") + timer.label, row)
+        name = QLabel(f"{'Reminder' if timer.kind == 'reminder' else 'Timer'}: {timer.label}", row)
         name.setObjectName(f"timer-{timer.id}")
         left = QLabel(row)
         cancel = QPushButton("Cancel", row)
