@@ -51,3 +51,20 @@ def test_stable_names_and_read_only_flags(tmp_path: Path) -> None:
                      "cancel_timer": False, "read_clipboard": False, "open_url": False}
     assert {tool.source for tool in registry.tools()} == {"builtin"}
     assert default_registry().names() == ["get_current_time", "calculate"]
+
+
+def test_every_builtin_schema_is_a_valid_realtime_tool_and_json_schema(tmp_path: Path) -> None:
+    import jsonschema
+    from openai.types.realtime.realtime_function_tool import RealtimeFunctionTool
+
+    from desktop.tools.timers import TimerBook
+
+    registry = default_registry(TimerBook(tmp_path / "t.json"), clipboard=lambda: "x", open_url=lambda url: True)
+    for schema in registry.schemas():
+        tool = RealtimeFunctionTool.model_validate(schema)
+        assert tool.name and len(tool.name) <= 64 and not tool.model_extra
+        jsonschema.Draft202012Validator.check_schema(schema["parameters"])
+    set_timer = jsonschema.Draft202012Validator(registry.get("set_timer").parameters)  # type: ignore[union-attr]
+    assert set_timer.is_valid({"at": "5", "label": "call the dentist"})
+    assert not set_timer.is_valid({"seconds": "five"})
+    assert not set_timer.is_valid({"minutes": 5})  # unknown properties are refused
