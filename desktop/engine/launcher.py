@@ -14,6 +14,7 @@ import sys
 from collections import deque
 
 from desktop.engine import READY_PREFIX
+from desktop.engine.lifeline import PARENT_PID_ENV
 
 __all__ = ["EngineProcess", "EngineUnavailable", "engine_command", "start_engine"]
 
@@ -28,8 +29,8 @@ class EngineUnavailable(RuntimeError):
 
 def engine_command(python: str = sys.executable, port: int = 0) -> list[str]:
     if getattr(sys, "frozen", False):
-        return [sys.executable, "--engine", "--port", str(port)]
-    return [python, "-m", "desktop.engine", "--port", str(port)]
+        return [sys.executable, "--engine", "--port", str(port), "--exit-with-parent"]
+    return [python, "-m", "desktop.engine", "--port", str(port), "--exit-with-parent"]
 
 
 class EngineProcess:
@@ -79,10 +80,12 @@ async def _drain(stream: asyncio.StreamReader | None, tail: deque[str]) -> None:
 async def start_engine(python: str = sys.executable, timeout: float = 60) -> EngineProcess:  # noqa: ASYNC109
     """Spawns the engine and returns once it prints its READY line; raises EngineUnavailable with the reason
     (missing `offline` extra, model load failure, timeout) otherwise."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", PARENT_PID_ENV: str(os.getpid())}
     try:
+        # stdin is the engine's lifeline: we never write to it, and when this process ends however it ends, the
+        # engine reads end-of-file and stops (desktop/engine/lifeline.py; on Linux it also asks for PDEATHSIG).
         process = await asyncio.create_subprocess_exec(
-            *engine_command(python), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            *engine_command(python), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env)
     except OSError as exc:
         raise EngineUnavailable(f"could not start the offline engine: {exc}") from exc

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.app.controller import Controller
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
-from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
 from desktop.ui.timers_panel import TimersPanel
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.open_settings)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.settings_dialog: SettingsDialog | None = None
+        self.endpoint: tuple[str, str] | None = None  # where the app talks, in words, and the URL
         self.global_hotkey: GlobalHotkey | None = None
         self._wire(controller)
         self._select_mode(controller.turn_mode())
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self, c: Controller) -> None:
         c.connection_changed.connect(self.show_connection)
+        c.endpoint_changed.connect(self.show_endpoint)
         c.turn_state_changed.connect(self.show_turn_state)
         c.transcript_updated.connect(self.transcript.add_or_update)
         c.transcript_truncated.connect(self.transcript.mark_truncated)
@@ -167,6 +169,13 @@ class MainWindow(QMainWindow):
                    "offline": "#90a4ae"}
         colour = colours.get(state, "#90a4ae")
         self.connection_label.setText(f"<span style='color:{colour}'>●</span> {detail or state.capitalize()}")
+
+    def show_endpoint(self, title: str, url: str) -> None:
+        """The status line says where in words (show_connection); the URL is in its tooltip and in Settings."""
+        self.endpoint = (title, url)
+        self.connection_label.setToolTip(f"{title}\n{url}")
+        if self.settings_dialog is not None:
+            self.settings_dialog.page(ConnectionPage).show_endpoint(title, url)
 
     def show_turn_state(self, state: str) -> None:
         labels = {"idle": "Ready", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking",
@@ -199,6 +208,8 @@ class MainWindow(QMainWindow):
         c = self.controller
         dialog = SettingsDialog(c.settings, c.keys, list_devices=_device_names, rescan=c.rescan_audio,
                                 global_status=GlobalHotkey.availability, parent=self)
+        if self.endpoint is not None:
+            dialog.page(ConnectionPage).show_endpoint(*self.endpoint)
         dialog.accepted.connect(self._settings_saved)
         dialog.finished.connect(self._settings_closed)
         self.settings_dialog = dialog

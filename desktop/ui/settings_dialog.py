@@ -8,8 +8,9 @@ shown back, and a refused keyring keeps the dialog open with the key still typed
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,6 +33,7 @@ from desktop.app.secrets import ENV_VAR, KeyStore, KeyStoreUnavailable, backend_
 from desktop.app.settings import Setting, SettingsStore, setting
 
 FieldWidget = QLineEdit | QPlainTextEdit | QComboBox | QCheckBox | QSpinBox | QDoubleSpinBox
+Page = TypeVar("Page", bound="OptionsPage")
 
 CHOICE_LABELS = {
     "auto": "Automatic", "offline": "Offline engine (on this computer)", "openai": "OpenAI",
@@ -140,6 +142,11 @@ class ConnectionPage(OptionsPage):
 
     def __init__(self, keys: KeyStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.endpoint = QLabel("Not connected yet.", self)
+        self.endpoint.setObjectName("endpoint_in_use")
+        self.endpoint.setWordWrap(True)
+        self.endpoint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.form.insertRow(0, "In use", self.endpoint)
         self.key_store = keys
         self.key_edit = QLineEdit(self)
         self.key_edit.setObjectName("api_key")
@@ -158,6 +165,10 @@ class ConnectionPage(OptionsPage):
         row.addStretch(1)
         self.form.addRow("", row)
         self.form.addRow("", self.key_status)
+
+    def show_endpoint(self, title: str, url: str) -> None:
+        """Where Parley talks now: the status line's words and the full URL (selectable, to copy)."""
+        self.endpoint.setText(f"{title}\n{url}")
 
     def load(self, store: SettingsStore) -> None:
         super().load(store)
@@ -302,7 +313,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(560, 480)
 
-    def page(self, kind: type[OptionsPage]) -> OptionsPage:
+    def page(self, kind: type[Page]) -> Page:
         return next(p for p in self.pages if isinstance(p, kind))
 
     def accept(self) -> None:
