@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from desktop.tools.registry import ToolRegistry  # noqa: E402
-from desktop.tools.timers import TimerBook, _write, timer_tools  # noqa: E402
+from desktop.tools.timer_tools import timer_tools  # noqa: E402
+from desktop.tools.timers import TimerBook, _write  # noqa: E402
 
 CALLS = 200
 

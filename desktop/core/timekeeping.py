@@ -146,7 +146,7 @@ def due_at(text: str, now: dt.datetime, tz: dt.tzinfo | None = None) -> dt.datet
         except ValueError as exc:
             raise ValueError(f"{text!r} is not an ISO date-time like 2026-12-24T09:00") from exc
         stamp = stamp if stamp.tzinfo is not None else _localise(stamp, tz)
-        if stamp <= now:
+        if stamp.astimezone(dt.UTC) <= now.astimezone(dt.UTC):  # real time, not the wall clock's
             raise ValueError(f"{text!r} is in the past (it is now {now:%Y-%m-%d %H:%M})")
         return stamp
     tomorrow = False
@@ -179,9 +179,9 @@ def due_at(text: str, now: dt.datetime, tz: dt.tzinfo | None = None) -> dt.datet
     for day in (start, start + dt.timedelta(days=1)):
         for h in hours:
             stamp = _localise(dt.datetime.combine(day, dt.time(h, minute, second)), tz)
-            if stamp > now:
+            if stamp.astimezone(dt.UTC) > now.astimezone(dt.UTC):
                 candidates.append(stamp)
-    return min(candidates)
+    return min(candidates, key=lambda stamp: stamp.astimezone(dt.UTC))
 
 
 def _localise(naive: dt.datetime, tz: dt.tzinfo | None) -> dt.datetime:

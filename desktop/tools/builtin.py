@@ -119,7 +119,7 @@ def builtin_tools(timers: TimerBook | None = None, clipboard: ClipboardReader | 
              title="Calculator", read_only=True),
     ]
     if timers is not None:
-        from desktop.tools.timers import timer_tools
+        from desktop.tools.timer_tools import timer_tools
 
         tools += timer_tools(timers)
     return tools + desktop_tools(clipboard, open_url)

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,7 +30,6 @@ from typing import Any
 import platformdirs
 
 from desktop.core.timekeeping import clock_text, describe_duration, due_at
-from desktop.tools.registry import Tool
 
 log = logging.getLogger(__name__)
 
@@ -300,96 +300,32 @@ def _report_write(future: Future[None]) -> None:
 
 
 def _read(path: Path) -> tuple[list[Timer], str | None]:
-    """The saved timers and, when the file was unreadable, why (the file is then kept as `.bad`)."""
+    """The saved timers and, when some or all could not be read, why. The file as it was is kept beside it as
+    `timers.json.bad` (copied when only some entries were bad: the good ones are rewritten at the next save)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return [], None
     except OSError as exc:
         return [], f"{path} could not be read: {exc}"
+    bad = path.with_name(path.name + ".bad")
     try:
         data = json.loads(text)
         if not isinstance(data, dict) or not isinstance(data.get("timers"), list):
             raise ValueError("no 'timers' list")
-        return [Timer.from_json(entry) for entry in data["timers"]], None
-    except (ValueError, KeyError, TypeError) as exc:
-        bad = path.with_name(path.name + ".bad")
+    except ValueError as exc:
         with contextlib.suppress(OSError):
             os.replace(path, bad)
         return [], f"saved timers in {path} were unreadable ({exc}); the file was kept as {bad.name}"
-
-
-# ------------------------------------------------------------------------------------------------ tools
-
-SET_TIMER = "set_timer"
-LIST_TIMERS = "list_timers"
-CANCEL_TIMER = "cancel_timer"
-
-
-def timer_tools(book: TimerBook) -> list[Tool]:
-    """set_timer (first: the offline engine's brain uses the first tool about timers to start one), list_timers
-    and cancel_timer, all answering with what the model needs to confirm aloud."""
-
-    def entry(timer: Timer) -> dict[str, Any]:
-        return {"id": timer.id, "kind": timer.kind, "label": timer.label, "due": book.due_text(timer),
-                "remaining": describe_duration(book.remaining_s(timer), hyphen=False),
-                "remaining_s": round(book.remaining_s(timer))}
-
-    def set_timer(seconds: float | None = None, at: str | None = None, label: str = "") -> dict[str, Any]:
-        if (seconds is None) == (at is None or not at.strip()):
-            raise ValueError("give either seconds (a countdown) or at (a clock time), not both or neither")
-        if seconds is not None:
-            return {"set": entry(book.add_timer(float(seconds), label))}
-        return {"set": entry(book.add_reminder(str(at), label))}
-
-    def list_timers() -> dict[str, Any]:
-        return {"timers": [entry(timer) for timer in book.timers()]}
-
-    def cancel_timer(id: str = "", label: str = "", all: bool = False) -> dict[str, Any]:
-        if all:
-            gone = book.cancel_all()
-        else:
-            wanted = str(id or label)
-            if not wanted:
-                raise ValueError("give the id or label of the timer to cancel, or all=true")
-            by_id = book.get(str(id))
-            found = [by_id] if by_id is not None else book.find(wanted)
-            if not found:
-                names = ", ".join(f"{t.id}: {t.label}" for t in book.timers()) or "none"
-                raise ValueError(f"no timer matches {wanted!r}; running: {names}")
-            if len(found) > 1:
-                names = ", ".join(f"{t.id}: {t.label}" for t in found)
-                raise ValueError(f"{wanted!r} matches several timers ({names}): give the id")
-            gone = [timer for timer in found if book.cancel(timer.id) is not None]
-        return {"cancelled": [{"id": t.id, "kind": t.kind, "label": t.label} for t in gone],
-                "still_running": len(book.timers())}
-
-    text = {"type": "string"}
-    return [
-        Tool(SET_TIMER,
-             "Start a timer (a countdown) or set a reminder at a clock time; it alerts the user with a sound and a "
-             "desktop notification even when Parley's window is hidden, and survives a restart. For a countdown "
-             "('in 5 minutes', 'a 10 minute tea timer') send seconds. For a reminder at a time send at: '17:00' "
-             "(24-hour, two digits) or '5pm' when morning or evening is known; just '5' or '5:30' (no am/pm, no "
-             "leading zero) when the user did not say, and Parley takes the next of 5:00 and 17:00; or an ISO "
-             "local date-time like '2026-12-24T09:00' for another day. label: what it is for ('tea', 'call the "
-             "dentist'). The answer says when it is due: tell the user.",
-             {"type": "object", "properties": {
-                 "seconds": {"type": "number", "description": "countdown length in seconds"},
-                 "at": {**text, "description": "clock time or ISO local date-time for a reminder"},
-                 "label": {**text, "description": "what the timer or reminder is for"}},
-              "additionalProperties": False},
-             set_timer, tags=("timers",), title="Set a timer or reminder"),
-        Tool(LIST_TIMERS, "List the running timers and reminders: ids, labels and how long until each is due.",
-             {"type": "object", "properties": {}, "additionalProperties": False},
-             list_timers, tags=("timers",), title="List timers", read_only=True),
-        Tool(CANCEL_TIMER,
-             "Cancel a timer or reminder by its id or label (as list_timers gives them), or all of them with "
-             "all=true.",
-             {"type": "object", "properties": {
-                 "id": {**text, "description": "the timer's id"},
-                 "label": {**text, "description": "the timer's label, e.g. 'tea'"},
-                 "all": {"type": "boolean", "description": "cancel every timer and reminder"}},
-              "additionalProperties": False},
-             cancel_timer, tags=("timers",), title="Cancel timers"),
-    ]
+    timers, errors = [], []
+    for entry in data["timers"]:
+        try:
+            timers.append(Timer.from_json(entry))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            errors.append(str(exc))
+    if not errors:
+        return timers, None
+    with contextlib.suppress(OSError):
+        shutil.copyfile(path, bad)
+    return timers, (f"{len(errors)} of the saved timers in {path} could not be read ({errors[0]}); the file was "
+                    f"kept as {bad.name}")

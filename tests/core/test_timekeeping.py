@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 
@@ -77,6 +78,14 @@ def test_due_times(text: str, now: dt.datetime, due: dt.datetime) -> None:
 def test_bad_times_say_why(text: str, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         due_at(text, at(14), ZONE)
+
+
+def test_a_reminder_across_the_spring_change_keeps_its_wall_time() -> None:
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")  # clocks go forward on 29 March 2026 at 02:00
+    now = dt.datetime(2026, 3, 28, 20, 0, tzinfo=berlin)
+    due = due_at("tomorrow 9:00", now, berlin)
+    assert (due.hour, due.utcoffset()) == (9, dt.timedelta(hours=2))
+    assert due.astimezone(dt.UTC) - now.astimezone(dt.UTC) == dt.timedelta(hours=12)  # 13 on the wall clock
 
 
 def test_system_zone_is_used_without_one() -> None:

@@ -1,56 +1,17 @@
 """Timers and reminders: due times from an injected clock, firing on the loop, the saved file across a restart
-(a reminder missed while closed fires at start, late), and setting, listing and cancelling through the tools."""
+(a reminder missed while closed fires at start, late; a bad file set aside, nothing lost)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
-from desktop.tools.registry import ToolRegistry
-from desktop.tools.timers import Timer, TimerBook, timer_tools
-
-ZONE = dt.timezone(dt.timedelta(hours=1), "CET")  # fixed offset: no daylight saving in these cases
-T = TypeVar("T")
-
-
-class Clock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    async def main() -> T:
-        return await make()
-    return asyncio.run(main())
-
-
-def book_at(path: Path, start: dt.datetime, fired: list[Timer] | None = None) -> tuple[TimerBook, Clock]:
-    clock = Clock(start)
-    book = TimerBook(path / "timers.json", fired.append if fired is not None else None, clock=clock, tz=ZONE)
-    return book, clock
-
-
-def started(path: Path, start: dt.datetime) -> tuple[TimerBook, Clock]:
-    """A book whose saved timers are read (the loop that read them is gone: these tests fire by check())."""
-    book, clock = book_at(path, start)
-    run(book.start)
-    return book, clock
-
-
-def call(registry: ToolRegistry, name: str, **arguments: Any) -> Any:
-    return json.loads(run(lambda: registry.call(name, json.dumps(arguments))))
+from desktop.tools.timers import Timer, TimerBook
+from tests.tools.helpers import ZONE, book_at, run, started
 
 
 def test_due_times_labels_and_order(tmp_path: Path) -> None:
@@ -67,13 +28,6 @@ def test_due_times_labels_and_order(tmp_path: Path) -> None:
         book.add_timer(0)
     with pytest.raises(ValueError, match="what the reminder is for"):
         book.add_reminder("17:00", "  ")
-
-
-def test_nothing_is_set_before_the_saved_timers_are_read(tmp_path: Path) -> None:
-    book, _ = book_at(tmp_path, dt.datetime(2026, 12, 3, 14, 0, tzinfo=ZONE))
-    registry = ToolRegistry(timer_tools(book))
-    assert "still loading" in call(registry, "set_timer", seconds=60)["error"]
-    assert not (tmp_path / "timers.json").exists()
 
 
 def test_fires_on_the_loop_and_forgets_the_timer(tmp_path: Path) -> None:
@@ -160,70 +114,14 @@ def test_an_unreadable_file_is_kept_aside_and_reported(tmp_path: Path) -> None:
     assert "still works" in (tmp_path / "timers.json").read_text()
 
 
-def test_set_list_and_cancel_by_voice_through_the_tools(tmp_path: Path) -> None:
-    book, clock = started(tmp_path, dt.datetime(2026, 12, 3, 16, 30, tzinfo=ZONE))
-    registry = ToolRegistry(timer_tools(book))
-    tea = call(registry, "set_timer", seconds=300, label="tea")["set"]
-    assert (tea["label"], tea["due"], tea["remaining"]) == ("tea", "16:35", "5 minutes")
-    dentist = call(registry, "set_timer", at="5", label="call the dentist")["set"]
-    assert (dentist["kind"], dentist["due"]) == ("reminder", "17:00")
-    call(registry, "set_timer", seconds=60, label="green tea")
-    clock.advance(60)
-    listed = call(registry, "list_timers")["timers"]
-    assert [(t["label"], t["remaining_s"]) for t in listed] == [("green tea", 0), ("tea", 240),
-                                                                 ("call the dentist", 1740)]
-    out = call(registry, "cancel_timer", label="the tea timer")  # exact label wins over "green tea"
-    assert out == {"cancelled": [{"id": tea["id"], "kind": "timer", "label": "tea"}], "still_running": 2}
-    assert "no timer matches 'coffee'" in call(registry, "cancel_timer", label="coffee")["error"]
-    assert "either seconds" in call(registry, "set_timer", label="nothing")["error"]
-    assert "not a time" in call(registry, "set_timer", at="whenever", label="x")["error"]
-    assert call(registry, "cancel_timer", all=True)["still_running"] == 0
-    assert book.timers() == []
-
-
-def test_an_ambiguous_label_asks_for_the_id(tmp_path: Path) -> None:
-    book, _ = started(tmp_path, dt.datetime(2026, 12, 3, 16, 30, tzinfo=ZONE))
-    registry = ToolRegistry(timer_tools(book))
-    call(registry, "set_timer", seconds=60, label="green tea")
-    call(registry, "set_timer", seconds=90, label="black tea")
-    assert "several timers" in call(registry, "cancel_timer", label="tea")["error"]
-    assert call(registry, "cancel_timer", id="2")["cancelled"][0]["label"] == "black tea"
-
-
-def test_the_offline_brain_sets_timers_through_the_same_tool(tmp_path: Path) -> None:
-    from desktop.engine.brain import BrainContext, CallTool, ToolSpec, decide
-
-    book, _ = book_at(tmp_path, dt.datetime(2026, 12, 3, 16, 30, tzinfo=ZONE))
-    specs = tuple(ToolSpec(s["name"], s["description"], s["parameters"])
-                  for s in ToolRegistry(timer_tools(book)).schemas())
-    decision = decide("set a timer for five minutes", BrainContext(now=book.clock(), tools=specs))
-    assert decision == CallTool("set_timer", {"seconds": 300}, "timer", "5-minute")
-
-
-def test_cancel_and_ask_by_voice_through_the_tools(tmp_path: Path) -> None:
-    """Offline, the engine's brain hears the user and calls the app's tools; their answers are spoken."""
-    from desktop.engine.brain import BrainContext, CallTool, ToolSpec, decide, speak_tool_result
-
-    book, clock = started(tmp_path, dt.datetime(2026, 12, 3, 16, 30, tzinfo=ZONE))
-    registry = ToolRegistry(timer_tools(book))
-    specs = tuple(ToolSpec(s["name"], s["description"], s["parameters"]) for s in registry.schemas())
-
-    def hear(text: str) -> str:
-        decision = decide(text, BrainContext(now=clock(), tools=specs))
-        assert isinstance(decision, CallTool), decision
-        return speak_tool_result(decision, run(lambda: registry.call(decision.name, json.dumps(decision.arguments))))
-
-    assert hear("set a timer for ten minutes") == "Okay, a 10-minute timer starts now."
-    assert hear("remind me at five to call the dentist") == "Okay, I'll remind you to call the dentist at 5:00 PM."
-    assert hear("cancel the dentist reminder") == "Okay, I cancelled the reminder to call the dentist."
-    book.add_timer(120, "tea")
-    book.add_reminder("17:00", "call the dentist")
-    clock.advance(5)
-    assert hear("how much time is left on my timers") == ("Your tea timer has 115 seconds left; your "
-                                                          "10-minute timer has 9 minutes 55 seconds left; your "
-                                                          "reminder to call the dentist is due at 17:00.")
-    assert hear("cancel the tea timer") == "Okay, I cancelled the tea timer."
-    assert [t.label for t in book.timers()] == ["10-minute", "call the dentist"]
-    assert hear("cancel all the timers") == "Okay, I cancelled the 2 timers."
-    assert hear("cancel the timer") == "There is no timer running."
-    assert hear("any timers running") == "There is no timer running."
+def test_one_bad_entry_costs_only_itself(tmp_path: Path) -> None:
+    good = Timer("4", "reminder", "call the dentist", dt.datetime(2026, 12, 3, 17, tzinfo=dt.UTC),
+                 dt.datetime(2026, 12, 3, 12, tzinfo=dt.UTC))
+    original = json.dumps({"version": 1, "timers": [{"id": "1", "due": "never"}, good.to_json()]})
+    (tmp_path / "timers.json").write_text(original)
+    book, _ = book_at(tmp_path, dt.datetime(2026, 12, 3, 14, 0, tzinfo=ZONE))
+    run(book.start)
+    assert book.timers() == [good]
+    assert book.problem and book.problem.startswith("1 of the saved timers")
+    assert (tmp_path / "timers.json.bad").read_text() == original
+    run(book.aclose)
