@@ -105,6 +105,7 @@ class TimerAlerts(QObject):
     async def start(self) -> None:
         book = self.book
         book.on_fire = self.fire
+        book.on_problem = lambda problem: self._alert("Timers could not be saved", problem)
         book.add_listener(self.changed.emit)
         await asyncio.get_running_loop().run_in_executor(None, chime_pcm)  # numpy work off the GUI thread, once
         await book.start()

@@ -93,6 +93,7 @@ class TimerBook:
         """`clock` gives the aware current time; `tz` is the zone for local times (None: the system's)."""
         self.path = path if path is not None else default_path()
         self.on_fire = on_fire
+        self.on_problem: Callable[[str], None] | None = None  # a save that failed, told on the loop
         self.clock = clock
         self.tz = tz
         self.recheck_s = recheck_s
@@ -271,7 +272,19 @@ class TimerBook:
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="parley-timers")
         self._last_write = self._writer.submit(_write, self.path, text)
-        self._last_write.add_done_callback(_report_write)
+        loop = _running_loop()
+        self._last_write.add_done_callback(lambda done: self._written(done, loop))
+
+    def _written(self, done: Future[None], loop: asyncio.AbstractEventLoop | None) -> None:
+        """On the writer thread: a failed save is logged and told on the loop (the timers still run)."""
+        exc = done.exception()
+        if exc is None:
+            return
+        self.problem = f"timers could not be saved to {self.path}: {exc}"
+        log.warning("%s", self.problem)
+        if loop is not None and self.on_problem is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self.on_problem, self.problem)
 
 
 def _clean(text: str) -> str:
@@ -293,10 +306,11 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
-def _report_write(future: Future[None]) -> None:
-    exc = future.exception()
-    if exc is not None:
-        log.warning("timers could not be saved: %s", exc)
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _read(path: Path) -> tuple[list[Timer], str | None]:

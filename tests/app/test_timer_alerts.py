@@ -60,6 +60,23 @@ def test_a_fired_timer_notifies_through_the_seam_without_a_speaker(tmp_path: Pat
     assert alerts.timers() == []
 
 
+def test_a_timer_that_cannot_be_saved_still_runs_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    alerts = TimerAlerts(lambda: None, book=TimerBook(tmp_path / "not-a-folder" / "timers.json"))
+
+    async def scenario() -> None:
+        await alerts.start()
+        alerts.book.add_timer(0.3, "tea")
+        await until(lambda: len(alerts.alerts) == 3, within=30, what="both problems and the timer")
+        await alerts.aclose()
+
+    asyncio.run(scenario())
+    titles = {title: body for title, body in alerts.alerts}
+    assert "not-a-folder" in titles["Saved timers could not be read"]  # at start: it is no folder
+    assert "not-a-folder" in titles["Timers could not be saved"]
+    assert titles["Timer done"] == "Your tea timer is done."  # it ran all the same
+
+
 def test_chime_plays_at_once_when_the_speaker_is_free(pulse: PulseServer, tmp_path: Path) -> None:
     async def scenario() -> tuple[int, int, np.ndarray]:
         playback = Playback(PlaybackConfig())
