@@ -103,6 +103,7 @@ class TimerBook:
         self._handle: asyncio.TimerHandle | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._last_write: Future[None] | None = None
+        self._save_failed = False
         self._started = False
         self._closed = False
 
@@ -278,11 +279,12 @@ class TimerBook:
     def _written(self, done: Future[None], loop: asyncio.AbstractEventLoop | None) -> None:
         """On the writer thread: a failed save is logged and told on the loop (the timers still run)."""
         exc = done.exception()
+        told, self._save_failed = self._save_failed, exc is not None
         if exc is None:
             return
         self.problem = f"timers could not be saved to {self.path}: {exc}"
         log.warning("%s", self.problem)
-        if loop is not None and self.on_problem is not None:
+        if loop is not None and self.on_problem is not None and not told:  # once, until a save works again
             with contextlib.suppress(RuntimeError):  # the loop has closed
                 loop.call_soon_threadsafe(self.on_problem, self.problem)
 

@@ -68,9 +68,11 @@ def test_a_timer_that_cannot_be_saved_still_runs_and_says_so(tmp_path: Path) -> 
         await alerts.start()
         alerts.book.add_timer(0.3, "tea")
         await until(lambda: len(alerts.alerts) == 3, within=30, what="both problems and the timer")
-        await alerts.aclose()
+        alerts.book.add_timer(60, "bread")  # fails to save again: not told twice
+        await alerts.aclose()  # waits for that write; its failure was handed to the loop before
 
     asyncio.run(scenario())
+    assert len(alerts.alerts) == 3
     titles = {title: body for title, body in alerts.alerts}
     assert "not-a-folder" in titles["Saved timers could not be read"]  # at start: it is no folder
     assert "not-a-folder" in titles["Timers could not be saved"]
@@ -188,8 +190,9 @@ def test_the_model_sets_a_timer_that_alerts_with_the_window_hidden(
             await until(lambda: bool(outputs()), within=20, what="the function_call_output")
             answer = json.loads(str(outputs()[0]["output"]))
             assert answer["set"]["label"] == "tea" and answer["set"]["kind"] == "timer"
-            saved = json.loads((tmp_path / "data" / "parley" / "timers.json").read_text())
-            assert [t["label"] for t in saved["timers"]] == ["tea"]
+            saved = tmp_path / "data" / "parley" / "timers.json"  # written by the book's worker thread
+            await until(lambda: saved.exists() and bool(json.loads(saved.read_text())["timers"]), what="saved")
+            assert [t["label"] for t in json.loads(saved.read_text())["timers"]] == ["tea"]
             assert [t.label for t in controller.timers.timers()] == ["tea"]
             app.window.hide()
             assert await alerted == ("Timer done", "Your tea timer is done.")
