@@ -90,7 +90,6 @@ class TimerAlerts(QObject):
         self._chime_waiting_since: float | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._chimes = 0
-        self._started = False
         self.alerts: list[tuple[str, str]] = []
 
     @property
@@ -109,7 +108,6 @@ class TimerAlerts(QObject):
         book.add_listener(self.changed.emit)
         await asyncio.get_running_loop().run_in_executor(None, chime_pcm)  # numpy work off the GUI thread, once
         await book.start()
-        self._started = True
         if book.problem:
             self._alert("Saved timers could not be read", book.problem)
 
@@ -129,7 +127,7 @@ class TimerAlerts(QObject):
             await self._book.aclose()
 
     def timers(self) -> list[Timer]:
-        return self._book.timers() if self._book is not None and self._started else []
+        return self._book.timers() if self._book is not None and self._book.started else []
 
     def cancel(self, timer_id: str) -> None:
         if self._book is not None:

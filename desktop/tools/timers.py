@@ -135,6 +135,11 @@ class TimerBook:
             self._writer.shutdown(wait=False)
             self._writer = None
 
+    @property
+    def started(self) -> bool:
+        """The saved timers have been read: the book may change and be saved."""
+        return self._started
+
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Calls `listener()` after every change (set, cancel, fired); returns the function that removes it."""
         self._listeners.append(listener)

@@ -59,3 +59,19 @@ def test_rows_countdown_and_cancel(qtbot: QtBot, qloop: asyncio.Runner, tmp_path
     qtbot.mouseClick(everything[0], Qt.MouseButton.LeftButton)
     assert alerts.book.timers() == [] and panel.isHidden()
     qloop.run(alerts.aclose())
+
+
+def test_saved_timers_show_when_parley_starts(qtbot: QtBot, qloop: asyncio.Runner, tmp_path: Path) -> None:
+    clock = Clock()
+    first = TimerBook(tmp_path / "timers.json", clock=clock, tz=ZONE)
+    qloop.run(first.start())
+    first.add_timer(600, "bread")
+    qloop.run(first.aclose())
+    alerts = TimerAlerts(lambda: None, book=TimerBook(tmp_path / "timers.json", clock=clock, tz=ZONE))
+    window = QWidget()
+    qtbot.addWidget(window)
+    panel = TimersPanel(alerts, window)
+    window.show()
+    qloop.run(alerts.start())
+    assert panel.isVisible() and panel.texts() == ["10:00"]
+    qloop.run(alerts.aclose())
