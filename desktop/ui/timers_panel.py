@@ -61,6 +61,7 @@ class TimersPanel(QFrame):
             line.setContentsMargins(0, 0, 0, 0)
             everything = QPushButton("Cancel all", footer)
             everything.setAccessibleName("Cancel all timers and reminders")
+            everything.setAutoDefault(True)
             everything.clicked.connect(self.alerts.cancel_all)
             line.addStretch(1)
             line.addWidget(everything)
@@ -82,6 +83,7 @@ class TimersPanel(QFrame):
         cancel = QPushButton("Cancel", row)
         cancel.setObjectName(f"cancel-{timer.id}")
         cancel.setAccessibleName(f"Cancel {timer.title}")
+        cancel.setAutoDefault(True)  # Enter presses it: Space belongs to the talk key in this window
         cancel.clicked.connect(lambda: self.alerts.cancel(timer.id))
         line.addWidget(name, 1)
         line.addWidget(left)

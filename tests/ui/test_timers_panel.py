@@ -56,7 +56,8 @@ def test_rows_countdown_and_cancel(qtbot: QtBot, qloop: asyncio.Runner, tmp_path
 
     qtbot.waitUntil(lambda: len(cancel_all_buttons()) == 1, timeout=5000)
     everything = cancel_all_buttons()
-    qtbot.mouseClick(everything[0], Qt.MouseButton.LeftButton)
+    everything[0].setFocus()
+    qtbot.keyClick(everything[0], Qt.Key.Key_Return)  # by keyboard too
     assert alerts.book.timers() == [] and panel.isHidden()
     qloop.run(alerts.aclose())
 
