@@ -281,11 +281,11 @@ class Controller(QObject):
             tap.close()
 
     def _echo_gated(self) -> bool:
-        """While the assistant speaks through loudspeakers in hands-free mode, the server hears silence: its
-        own voice detection would take the echo for the user and cancel the reply. The local guard decides
-        when the user really speaks, and from then on the server hears the microphone again."""
+        """While the assistant speaks (or a timer chimes) through loudspeakers in hands-free mode, the server hears
+        silence: its own voice detection would take the echo for the user and cancel the reply. The local guard
+        decides when the user really speaks, and from then on the server hears the microphone again."""
         return (self.hands_free and self._guard is not None and self._guard.config.enabled
-                and self.turn_state == "speaking")
+                and (self.turn_state == "speaking" or self.timers.chiming))
 
     def _send_preroll(self, before: int) -> None:
         """After a local barge-in, the server gets the real audio of the last few hundred ms it heard as silence,

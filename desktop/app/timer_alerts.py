@@ -90,6 +90,7 @@ class TimerAlerts(QObject):
         self._chime_waiting_since: float | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._chimes = 0
+        self._chime_item: str | None = None
         self.alerts: list[tuple[str, str]] = []
 
     @property
@@ -176,6 +177,15 @@ class TimerAlerts(QObject):
         if speaker is None:
             return  # no speaker: the notification is the alert
         self._chimes += 1
-        item_id = f"timer-alert-{self._chimes}"
+        item_id = self._chime_item = f"timer-alert-{self._chimes}"
         speaker.feed(item_id, chime_pcm())
         speaker.finish(item_id)
+
+    @property
+    def chiming(self) -> bool:
+        """The chime is still on its way to the speaker (by the player's DAC clock): hands-free, the server must
+        not hear its echo, or its voice detection would take the bell for the user starting to talk."""
+        playback = self._playback() if self._chime_item is not None else None
+        if playback is None or self._chime_item is None:
+            return False
+        return playback.played_samples(self._chime_item) < playback.received_samples(self._chime_item)

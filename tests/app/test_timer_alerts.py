@@ -88,8 +88,11 @@ def test_chime_plays_at_once_when_the_speaker_is_free(pulse: PulseServer, tmp_pa
         try:
             await alerts.start()
             await pause(0.3)
+            assert not alerts.chiming
             alerts.book.add_timer(0.1, "egg")
-            await until(lambda: playback.is_drained("timer-alert-1"), within=20, what="the chime played")
+            await until(lambda: alerts.chiming, within=20, what="the chime started")
+            await until(lambda: not alerts.chiming, within=20, what="the chime heard to its end")
+            assert playback.is_drained("timer-alert-1")
             await pause(0.3)
             return playback.played_samples("timer-alert-1"), playback.received_samples("timer-alert-1"), \
                 recording.stop()
