@@ -16,10 +16,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+READY_WITHIN_S = 180.0
 sys.path.insert(0, str(ROOT))
 
 from tests.support.processes import children, kill_quietly, running  # noqa: E402
@@ -33,6 +35,8 @@ def one_run() -> float:
                                                                     "XDG_DATA_HOME", "XDG_CACHE_HOME")}})
     app = subprocess.Popen([sys.executable, "-m", "desktop", "--verbose"], env=env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(READY_WITHIN_S, app.kill)  # an app whose engine never comes up must not hang us
+    watchdog.start()
     engine = None
     try:
         assert app.stderr is not None
@@ -51,6 +55,7 @@ def one_run() -> float:
             time.sleep(0.002)
         return time.perf_counter() - killed
     finally:
+        watchdog.cancel()
         app.kill()
         app.wait(timeout=30)
         if app.stderr is not None:

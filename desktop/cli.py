@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-devices", action="store_true", help="list audio input and output devices and exit")
     parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone: name substring or index")
     parser.add_argument("--output-device", metavar="NAME|INDEX", help="speaker: name substring or index")
+    parser.add_argument("--mcp-config", metavar="PATH",
+                        help="MCP servers file to use instead of mcp.json in Parley's config folder "
+                        "(see docs/mcp.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return parser
 
@@ -72,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         input_device=args.input_device,
         output_device=args.output_device,
         verbose=args.verbose,
+        mcp_config=args.mcp_config,
     )
     from desktop.app.bootstrap import run
 

@@ -15,15 +15,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.app.backend import Backend, choose_backend
+from desktop.app.desktop_bridge import app_registry
 from desktop.app.options import Options
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
 from desktop.app.timer_alerts import TimerAlerts
+from desktop.app.tools_service import ToolsService
 from desktop.app.wording import LINK_STATES, error_advice, usage_text
 
 if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the tools are optional or slow)
@@ -35,9 +38,8 @@ if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the to
     from desktop.audio.standby import Standby
     from desktop.core.config import SessionConfig
     from desktop.core.driver import RealtimeDriver
-    from desktop.core.effects import Effect, FunctionCallRequested
+    from desktop.core.effects import Effect
     from desktop.engine.launcher import EngineProcess
-    from desktop.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +97,11 @@ class Controller(QObject):
         self._guard: EchoGuard | None = None
         self._standby: Standby | None = None  # once audio is open
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
-        self._tools: ToolRegistry | None = None
         self.timers = TimerAlerts(lambda: self.audio.playback if self.audio is not None else None, parent=self)
+        self.tools = ToolsService(Path(self.settings.file_name()).parent, registry=app_registry(self.timers.book),
+                                  parent=self)
+        self.tools.tools_changed.connect(self._update_session)
+        self.tools.call_finished.connect(self.tool_call)
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -114,6 +119,7 @@ class Controller(QObject):
 
     async def _bring_up(self) -> None:
         try:
+            await self.tools.start()
             await self._open_audio()
             await self._connect()
         finally:
@@ -148,7 +154,8 @@ class Controller(QObject):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         steps = [("connection", self.driver.close if self.driver is not None else None),
                  ("audio", self.audio.close if self.audio is not None else None),
-                 ("offline engine", self.engine.stop if self.engine is not None else None)]
+                 ("offline engine", self.engine.stop if self.engine is not None else None),
+                 ("tools", self.tools.aclose)]
         for name, close in steps:  # each one even if another failed: streams and processes must not outlive us
             if close is None:
                 continue
@@ -314,13 +321,8 @@ class Controller(QObject):
             prefix_padding_ms=int(s.get("vad_prefix_padding_ms")),
             silence_duration_ms=int(s.get("vad_silence_ms")),
             eagerness=str(s.get("semantic_eagerness")),
-            tools=tuple(self._registry().schemas()),
+            tools=tuple(self.tools.schemas()),
         )
-
-    def _registry(self) -> ToolRegistry:
-        from desktop.app.desktop_bridge import app_registry  # built-ins with the app's timers and desktop
-        self._tools = self._tools or app_registry(self.timers.book)
-        return self._tools
 
     async def _connect(self) -> None:
         from desktop.core.config import AuthStyle, ConnectionConfig
@@ -350,7 +352,7 @@ class Controller(QObject):
             connection,
             self._session_config(),
             on_effect=self._on_effect,
-            function_handler=self._run_tool,
+            function_handler=self.tools.run,
             played_samples=self._played_samples,
             stop_playback=self._silence,
         )
@@ -442,6 +444,8 @@ class Controller(QObject):
                 self.error.emit(str(err), error_advice(err))
             case fx.FunctionCallRequested(call_id=call_id, name=name, arguments=arguments):
                 self.tool_call.emit(call_id, name, arguments, None)
+            case fx.FunctionCallsAbandoned(call_ids=call_ids):
+                self.tools.cancel(call_ids)
             case _:
                 pass
 
@@ -456,10 +460,6 @@ class Controller(QObject):
             self.connection_changed.emit("connected", self.backend.title if self.backend else "Connected")
         self.turn_state_changed.emit(state)
 
-    async def _run_tool(self, call: FunctionCallRequested) -> str:
-        output: str = await self._registry().call(call.name, call.arguments)
-        self.tool_call.emit(call.call_id, call.name, call.arguments, output)
-        return output
 
     # ------------------------------------------------------------------------------------------ the clock
 
@@ -542,10 +542,13 @@ class Controller(QObject):
         self._mode = mode
         self.settings.set("turn_mode", mode)
         self.wake_audio()
-        if self.driver is not None:
-            self.driver.set_config(self._session_config())
+        self._update_session()
         self._prepare_vad()
         self.mode_changed.emit(mode)
+
+    def _update_session(self) -> None:  # a live session.update (turn mode, offered tools)
+        if self.driver is not None:
+            self.driver.set_config(self._session_config())
 
 
 def _device(value: object) -> str | int | None:

@@ -15,3 +15,4 @@ class Options:
     input_device: str | None = None
     output_device: str | None = None
     verbose: bool = False
+    mcp_config: str | None = None  # an mcp.json to use instead of the one in Parley's config folder

@@ -13,8 +13,9 @@ cuts every unfinished item, the chime included. The reply's played-sample clock 
 (each item counts only its own frames, at their own DAC times), so a reply that starts while a chime plays is
 merely queued after it (under a second later) with its heard position still right.
 
-The book (desktop/tools/timers.py) and its imports come in at `start()`, after the window is shown, so start-up
-time does not grow.
+The book (desktop/tools/timers.py) is made with the controller, so its tools are offered from the first
+session.update; it reads its file at `start()` (off the GUI thread, after the window is shown) and until then
+answers that the timers are still loading.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class TimerAlerts(QObject):
 
     @property
     def book(self) -> TimerBook:
-        """Created on first use (importing it costs start-up time the window should not wait for)."""
+        """Created on first use (a test may give its own)."""
         if self._book is None:
             from desktop.tools.timers import TimerBook
 

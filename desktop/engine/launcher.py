@@ -29,8 +29,8 @@ class EngineUnavailable(RuntimeError):
 
 def engine_command(python: str = sys.executable, port: int = 0) -> list[str]:
     if getattr(sys, "frozen", False):
-        return [sys.executable, "--engine", "--port", str(port), "--exit-with-parent"]
-    return [python, "-m", "desktop.engine", "--port", str(port), "--exit-with-parent"]
+        return [sys.executable, "--engine", "--port", str(port)]
+    return [python, "-m", "desktop.engine", "--port", str(port)]
 
 
 class EngineProcess:
@@ -63,6 +63,8 @@ class EngineProcess:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
                 await self.process.wait()
+        if self.process.stdin is not None:  # the lifeline: nothing is left to watch it
+            self.process.stdin.close()
         # The pipe closes with the process: let the last lines (often the reason it exited) arrive.
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(self._stderr_task, 2.0)
@@ -85,8 +87,8 @@ async def start_engine(python: str = sys.executable, timeout: float = 60) -> Eng
         # stdin is the engine's lifeline: we never write to it, and when this process ends however it ends, the
         # engine reads end-of-file and stops (desktop/engine/lifeline.py; on Linux it also asks for PDEATHSIG).
         process = await asyncio.create_subprocess_exec(
-            *engine_command(python), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env)
+            *engine_command(python), "--exit-with-parent", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
     except OSError as exc:
         raise EngineUnavailable(f"could not start the offline engine: {exc}") from exc
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)

@@ -112,11 +112,11 @@ def builtin_tools(timers: TimerBook | None = None, clipboard: ClipboardReader | 
     tools = [
         Tool("get_current_time", "Get the user's local date, time and time zone (IANA name and UTC offset).",
              {"type": "object", "properties": {}, "additionalProperties": False}, current_time,
-             title="Current time", read_only=True),
+             read_only=True),
         Tool("calculate", "Evaluate an arithmetic expression exactly, e.g. '12*7' or '(3+4)/2'.",
              {"type": "object", "properties": {"expression": {"type": "string", "description": "arithmetic only"}},
               "required": ["expression"], "additionalProperties": False}, calculate,
-             title="Calculator", read_only=True),
+             read_only=True),
     ]
     if timers is not None:
         from desktop.tools.timer_tools import timer_tools

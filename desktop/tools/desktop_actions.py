@@ -77,7 +77,7 @@ def desktop_tools(clipboard: ClipboardReader | None, opener: UrlOpener | None) -
         tools.append(Tool(READ_CLIPBOARD, "Read the text on the user's clipboard (what they last copied). Use it "
                           "when the user refers to something they copied.",
                           {"type": "object", "properties": {}, "additionalProperties": False},
-                          clipboard_tool, tags=("desktop",), title="Read the clipboard"))
+                          clipboard_tool, tags=("desktop",)))
     if opener is not None:
         launch = opener
 
@@ -89,5 +89,5 @@ def desktop_tools(clipboard: ClipboardReader | None, opener: UrlOpener | None) -
                           {"type": "object", "properties": {"url": {"type": "string", "description":
                                                                     "the full http(s) or mailto URL"}},
                            "required": ["url"], "additionalProperties": False},
-                          url_tool, tags=("desktop",), title="Open a link"))
+                          url_tool, tags=("desktop",)))
     return tools

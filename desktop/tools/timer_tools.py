@@ -68,10 +68,10 @@ def timer_tools(book: TimerBook) -> list[Tool]:
                  "at": {**text, "description": "clock time or ISO local date-time for a reminder"},
                  "label": {**text, "description": "what the timer or reminder is for"}},
               "additionalProperties": False},
-             set_timer, tags=("timers",), title="Set a timer or reminder"),
+             set_timer, tags=("timers",)),
         Tool(LIST_TIMERS, "List the running timers and reminders: ids, labels and how long until each is due.",
              {"type": "object", "properties": {}, "additionalProperties": False},
-             list_timers, tags=("timers",), title="List timers", read_only=True),
+             list_timers, tags=("timers",), read_only=True),
         Tool(CANCEL_TIMER,
              "Cancel a timer or reminder by its id or label (as list_timers gives them), or all of them with "
              "all=true.",
@@ -80,5 +80,5 @@ def timer_tools(book: TimerBook) -> list[Tool]:
                  "label": {**text, "description": "the timer's label, e.g. 'tea'"},
                  "all": {"type": "boolean", "description": "cancel every timer and reminder"}},
               "additionalProperties": False},
-             cancel_timer, tags=("timers",), title="Cancel timers"),
+             cancel_timer, tags=("timers",)),
     ]

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.app.controller import Controller
+from desktop.ui.approval_card import ApprovalTray
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
 from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
@@ -100,6 +101,8 @@ class MainWindow(QMainWindow):
 
         self.transcript = TranscriptView(central)
         layout.addWidget(self.transcript, 1)
+        self.approvals = ApprovalTray(central)  # asks before a tool with side effects runs
+        layout.addWidget(self.approvals)
         self.timers_panel = TimersPanel(controller.timers, central)
         layout.addWidget(self.timers_panel)
         self.waveform = WaveformView(central)
@@ -155,6 +158,12 @@ class MainWindow(QMainWindow):
         c.tool_call.connect(self.transcript.add_tool_call)
         c.notice.connect(self.transcript.add_notice)
         c.timers.alerted.connect(lambda title, body: self.transcript.add_notice(f"{title}: {body}"))
+        tools, note = c.tools, self.transcript.set_tool_note
+        tools.approval_requested.connect(self.approvals.show_request)
+        tools.approval_requested.connect(lambda request: note(request.call_id, "waiting for your approval"))
+        tools.approval_finished.connect(self.approvals.close_request)
+        tools.approval_finished.connect(lambda call_id, _outcome: note(call_id))
+        self.approvals.answered.connect(tools.answer)
         c.cost_changed.connect(self.show_cost)
         c.error.connect(self.show_error)
         c.mic_samples.connect(self.waveform.push_mic)
@@ -207,7 +216,7 @@ class MainWindow(QMainWindow):
             return self.settings_dialog
         c = self.controller
         dialog = SettingsDialog(c.settings, c.keys, list_devices=_device_names, rescan=c.rescan_audio,
-                                global_status=GlobalHotkey.availability, parent=self)
+                                global_status=GlobalHotkey.availability, tools=c.tools, parent=self)
         if self.endpoint is not None:
             dialog.page(ConnectionPage).show_endpoint(*self.endpoint)
         dialog.accepted.connect(self._settings_saved)

@@ -13,6 +13,7 @@ import pytest
 
 from desktop.app.timer_alerts import TimerAlerts, alert_text, chime_pcm
 from desktop.audio.playback import Playback, PlaybackConfig, PlaybackEvent
+from desktop.tools.approvals import Answer, ApprovalRequest
 from desktop.tools.timers import Timer, TimerBook
 from tests.audio.helpers import feed_all, pause, until
 from tests.support.app_harness import TEST_KEY, next_emission, start_app, stop_app
@@ -183,6 +184,9 @@ def test_the_model_sets_a_timer_that_alerts_with_the_window_hidden(
             update = await realtime_server.async_wait_for("session.update")
             names = [tool["name"] for tool in update["session"]["tools"]]
             assert names[:5] == ["get_current_time", "calculate", "set_timer", "list_timers", "cancel_timer"]
+            asked: list[ApprovalRequest] = []  # setting a timer changes something: the user is asked first
+            controller.tools.approval_requested.connect(asked.append)
+            controller.tools.approval_requested.connect(lambda r: controller.tools.answer(r.call_id, Answer.ALLOW))
             alerted = asyncio.ensure_future(next_emission(controller.timers.alerted, within=30))
             controller.send_text("Set a tea timer for a second and a half.")
 
@@ -197,6 +201,8 @@ def test_the_model_sets_a_timer_that_alerts_with_the_window_hidden(
             await until(lambda: saved.exists() and bool(json.loads(saved.read_text())["timers"]), what="saved")
             assert [t["label"] for t in json.loads(saved.read_text())["timers"]] == ["tea"]
             assert [t.label for t in controller.timers.timers()] == ["tea"]
+            assert [(r.tool_name, dict(r.arguments)) for r in asked] == [("set_timer", {"seconds": 1.5,
+                                                                                        "label": "tea"})]
             app.window.hide()
             assert await alerted == ("Timer done", "Your tea timer is done.")
             await until(lambda: controller.audio.playback.is_drained("timer-alert-1"), within=30,

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from desktop.engine.launcher import EngineUnavailable, engine_command, start_eng
 from tests.support.processes import children, kill_quietly, wait_gone
 
 ROOT = str(Path(__file__).resolve().parents[2])
+READY_WITHIN_S = 180.0  # models load in ~3 s here; generous for a loaded machine
 ENGINE_GONE_WITHIN_S = 2.0  # the bound: SIGTERM arrives at once, and the engine's own stop is quick
 
 
@@ -40,9 +42,9 @@ def test_missing_offline_extra_is_reported_in_words_a_user_can_act_on() -> None:
 
 
 def test_command_lines(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert engine_command("/x/python") == ["/x/python", "-m", "desktop.engine", "--port", "0", "--exit-with-parent"]
+    assert engine_command("/x/python") == ["/x/python", "-m", "desktop.engine", "--port", "0"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    assert engine_command("/x/python") == [sys.executable, "--engine", "--port", "0", "--exit-with-parent"]
+    assert engine_command("/x/python") == [sys.executable, "--engine", "--port", "0"]
 
 
 def test_a_python_that_cannot_start_is_reported() -> None:
@@ -62,6 +64,8 @@ def test_the_engine_ends_when_the_app_is_killed(tmp_path: Path) -> None:
                                                                 "XDG_DATA_HOME", "XDG_CACHE_HOME")}})
     app = subprocess.Popen([sys.executable, "-m", "desktop", "--verbose"], env=env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(READY_WITHIN_S, app.kill)  # an app whose engine never comes up must not hang us
+    watchdog.start()
     engine_pid: int | None = None
     try:
         assert app.stderr is not None
@@ -79,6 +83,7 @@ def test_the_engine_ends_when_the_app_is_killed(tmp_path: Path) -> None:
         app.wait(timeout=30)
         assert wait_gone(engine_pid, ENGINE_GONE_WITHIN_S), "the offline engine outlived the killed app"
     finally:
+        watchdog.cancel()
         app.kill()
         app.wait(timeout=30)
         if app.stderr is not None:
