@@ -189,4 +189,7 @@ class TimerAlerts(QObject):
         playback = self._playback() if self._chime_item is not None else None
         if playback is None or self._chime_item is None:
             return False
-        return playback.played_samples(self._chime_item) < playback.received_samples(self._chime_item)
+        if playback.played_samples(self._chime_item) < playback.received_samples(self._chime_item):
+            return True
+        self._chime_item = None  # heard: the microphone's 25 chunks a second need not ask the player again
+        return False
