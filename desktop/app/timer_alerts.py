@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[str, str], None]
 CHIME_RATE = 24000
+CHIME_LONGEST_S = 3.0  # the chime (1 s) plus the output latency, with room for a slow start
 RETRY_S = 0.25  # how often a waiting chime looks whether the player is free
 GIVE_UP_WAITING_S = 30.0  # for a speaker to open or be free: an item left unfinished (a dropped connection)
 # must not hold the chime forever
@@ -92,6 +93,7 @@ class TimerAlerts(QObject):
         self._retry: asyncio.TimerHandle | None = None
         self._chimes = 0
         self._chime_item: str | None = None
+        self._chime_fed_at = 0.0
         self.alerts: list[tuple[str, str]] = []
 
     @property
@@ -179,6 +181,7 @@ class TimerAlerts(QObject):
             return  # no speaker: the notification is the alert
         self._chimes += 1
         item_id = self._chime_item = f"timer-alert-{self._chimes}"
+        self._chime_fed_at = time.monotonic()
         speaker.feed(item_id, chime_pcm())
         speaker.finish(item_id)
 
@@ -189,7 +192,8 @@ class TimerAlerts(QObject):
         playback = self._playback() if self._chime_item is not None else None
         if playback is None or self._chime_item is None:
             return False
-        if playback.played_samples(self._chime_item) < playback.received_samples(self._chime_item):
+        recent = time.monotonic() - self._chime_fed_at < CHIME_LONGEST_S  # a chime cut by a stop never ends
+        if recent and playback.played_samples(self._chime_item) < playback.received_samples(self._chime_item):
             return True
         self._chime_item = None  # heard: the microphone's 25 chunks a second need not ask the player again
         return False

@@ -107,6 +107,27 @@ def test_chime_plays_at_once_when_the_speaker_is_free(pulse: PulseServer, tmp_pa
     assert np.abs(recorded).max() > 3000  # it reached the speaker
 
 
+def test_a_chime_cut_by_a_stop_does_not_keep_the_microphone_gated(pulse: PulseServer, tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, int]:
+        playback = Playback(PlaybackConfig())
+        await playback.open()
+        alerts = TimerAlerts(lambda: playback, book=TimerBook(tmp_path / "timers.json"))
+        try:
+            await alerts.start()
+            alerts.fire(Timer("1", "timer", "tea", DUE, DUE))
+            await until(lambda: alerts.chiming and playback.played_samples("timer-alert-1") > 2400, within=20,
+                        what="the chime playing")
+            playback.stop()  # the user talks over it (a barge-in stops everything playing)
+            await until(lambda: not alerts.chiming, within=20, what="the gate lifted")
+            return playback.played_samples("timer-alert-1"), playback.received_samples("timer-alert-1")
+        finally:
+            await alerts.aclose()
+            await playback.close()
+
+    played, received = asyncio.run(scenario())
+    assert played < received  # it really was cut short, so "heard to the end" never comes
+
+
 def test_a_reminder_missed_while_closed_chimes_once_the_speaker_opens(pulse: PulseServer, tmp_path: Path) -> None:
     missed = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     (tmp_path / "timers.json").write_text(json.dumps({"version": 1, "timers": [
