@@ -25,6 +25,7 @@ from desktop.ui.approval_card import ApprovalTray
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
 from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
+from desktop.ui.timers_panel import TimersPanel
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
 
@@ -105,6 +106,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.transcript, 1)
         self.approvals = ApprovalTray(central)  # asks before a tool with side effects runs
         layout.addWidget(self.approvals)
+        self.timers_panel = TimersPanel(controller.timers, central)
+        layout.addWidget(self.timers_panel)
         self.waveform = WaveformView(central)
         self.waveform.setMinimumHeight(110)
         self.waveform.set_surround(QColor(WINDOW_BACKGROUND))
@@ -157,6 +160,7 @@ class MainWindow(QMainWindow):
         c.transcript_truncated.connect(self.transcript.mark_truncated)
         c.tool_call.connect(self.transcript.add_tool_call)
         c.notice.connect(self.transcript.add_notice)
+        c.timers.alerted.connect(lambda title, body: self.transcript.add_notice(f"{title}: {body}"))
         tools, note = c.tools, self.transcript.set_tool_note
         tools.approval_requested.connect(self.approvals.show_request)
         tools.approval_requested.connect(lambda request: note(request.call_id, "waiting for your approval"))
