@@ -1,7 +1,12 @@
 """The WebSocket link: handshake with typed errors, a bounded send queue drained by one task, keepalive pings.
 
-Error texts are built from status and close codes only; the HTTP body of a refused handshake is never used
-(the real server quotes part of the key in it).
+Error texts are built from status and close codes; the HTTP body of a refused handshake is used only for a 400
+(the reason a model or parameter was refused), and only its JSON `error.message`/`error.code`, with anything
+that looks like a key cut out (the real server quotes part of a bad key in its 401 body).
+
+A stalled socket (no data, no pong) is found by websockets' keepalive: a ping every `ping_interval_s`, and the
+link is failed when its pong is `ping_timeout_s` late; `close_timeout_s` bounds the wait for a closing
+handshake the dead peer will never answer.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,10 +23,12 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.http11 import Response
 
 from desktop.core.config import ConnectionConfig
 from desktop.core.errors import (
     AuthError,
+    BadRequestError,
     ConnectFailedError,
     ConnectionClosedError,
     HandshakeError,
@@ -28,6 +36,7 @@ from desktop.core.errors import (
     RateLimitedError,
     RealtimeError,
     SendQueueFullError,
+    ServerUnavailableError,
     SessionExpiredError,
 )
 
@@ -36,14 +45,47 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # an audio delta or a session echo with big tool schemas fits easily
 
 
-def _handshake_error(status: int, host: str) -> HandshakeError:
+_KEYLIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_*\-]{6,}|[A-Za-z0-9_\-]{32,}")
+
+
+def _handshake_error(response: Response, host: str, api_key: str | None) -> HandshakeError:
+    status = response.status_code
     if status in (401, 403):
-        return AuthError(status, f"{host} refused the API key (HTTP {status}): check the key in Settings")
+        return AuthError(status, f"{host} refused the API key (HTTP {status}): check the API key in Settings")
     if status == 404:
         return NotFoundError(status, f"{host} has no Realtime endpoint at this URL or model (HTTP 404)")
     if status == 429:
-        return RateLimitedError(status, f"{host} is rate limiting this key (HTTP 429): try again later")
+        retry_after = _seconds(response.headers.get("Retry-After"))
+        wait = f"; it asks to wait {retry_after:g} s" if retry_after else ""
+        return RateLimitedError(status, f"{host} is rate limiting this key (HTTP 429{wait})", retry_after)
+    if status == 400:
+        reason = _reason(response.body, api_key)
+        return BadRequestError(status, f"{host} refused the request (HTTP 400){': ' + reason if reason else ''}")
+    if status >= 500:
+        return ServerUnavailableError(status, f"{host} is unavailable for the moment (HTTP {status})")
     return HandshakeError(status, f"{host} refused the WebSocket connection (HTTP {status})")
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None  # an HTTP date: the backoff's own minimum applies
+
+
+def _reason(body: bytes | bytearray | None, api_key: str | None) -> str:
+    """The server's JSON reason (`error.message`, `error.code`), with key-like strings removed."""
+    try:
+        data = json.loads(body or b"")
+        error = data.get("error") if isinstance(data, dict) else None
+    except ValueError:
+        return ""
+    if not isinstance(error, dict):
+        return ""
+    text = str(error.get("message") or error.get("code") or "")
+    if api_key:
+        text = text.replace(api_key, "<key>")
+    return _KEYLIKE.sub("<redacted>", text)[:200]
 
 
 def closed_error(code: int | None, reason: str) -> ConnectionClosedError:
@@ -59,6 +101,7 @@ class Connection:
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=config.send_queue_size)
         self._sender: asyncio.Task[None] | None = None
         self._closing = False
+        self._failure: RealtimeError | None = None
 
     @property
     def is_open(self) -> bool:
@@ -76,6 +119,7 @@ class Connection:
                 open_timeout=self._config.open_timeout_s,
                 ping_interval=self._config.ping_interval_s,
                 ping_timeout=self._config.ping_timeout_s,
+                close_timeout=self._config.close_timeout_s,
                 max_size=MAX_MESSAGE_BYTES,
                 # Audio is base64 PCM: deflating it gains little and costs zlib time on the GUI thread for every
                 # chunk each way.
@@ -83,12 +127,14 @@ class Connection:
                 user_agent_header="Parley",
             )
         except InvalidStatus as exc:
-            raise _handshake_error(exc.response.status_code, host) from None
+            raise _handshake_error(exc.response, host, self._config.api_key) from None
         except InvalidURI:
             raise RealtimeError("the Realtime URL is not a valid WebSocket URL") from None
         except ssl.SSLError as exc:
             raise ConnectFailedError(f"TLS with {host} failed: {exc.reason}") from None
-        except (OSError, TimeoutError, InvalidHandshake) as exc:
+        except OSError as exc:  # refused, no route, DNS: nothing answered at all
+            raise ConnectFailedError(f"could not reach {host}: {exc.strerror or exc}", unreachable=True) from None
+        except (TimeoutError, InvalidHandshake) as exc:
             raise ConnectFailedError(f"could not connect to {host}: {type(exc).__name__}: {exc}") from None
         self._sender = asyncio.create_task(self._send_loop(self._ws), name="realtime-send")
 
@@ -121,9 +167,31 @@ class Connection:
                 yield message
         except ConnectionClosed:
             pass
+        if self._failure is not None:
+            raise self._failure
         if self._closing:
             return
         raise closed_error(ws.close_code, ws.close_reason or "")
+
+    def fail(self, error: RealtimeError) -> None:
+        """Drops the link at once (no closing handshake); `messages()` then raises `error` to the reader."""
+        self._failure = error
+        self._closing = True
+        if self._sender is not None:
+            self._sender.cancel()
+        if self._ws is not None:
+            self._ws.transport.abort()
+
+    async def alive(self, timeout_s: float) -> bool:
+        """A ping answered within `timeout_s`: checks a link that may have died while the machine slept."""
+        if self._ws is None or self._closing:
+            return False
+        try:
+            waiter = await self._ws.ping()
+            await asyncio.wait_for(waiter, timeout_s)
+        except (ConnectionClosed, TimeoutError):
+            return False
+        return True
 
     async def close(self) -> None:
         """A clean close (code 1000): waits briefly for queued events to go out first."""

@@ -27,6 +27,7 @@ from desktop.core.effects import (
     Effect,
     ErrorRaised,
     FunctionCallRequested,
+    Notice,
     PlayAudio,
     RateLimitsChanged,
     SessionConfigured,
@@ -36,8 +37,9 @@ from desktop.core.effects import (
     UsageChanged,
 )
 from desktop.core.errors import RealtimeError, ServerError, ServerErrorInfo, SessionUpdateError
+from desktop.core.models import Pricing, list_prices
 from desktop.core.state import TurnState
-from desktop.core.usage import UsageTotals
+from desktop.core.usage import UsageTotals, meter_text
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,10 @@ class Session:
         stop_playback: StopPlaybackNow | None = None,
         clock: Callable[[], float] = time.monotonic,
         update_timeout_s: float = 5.0,
+        pricing: Pricing = list_prices,
     ) -> None:
         self._config = config
+        self._pricing = pricing
         self._played_samples = played_samples
         self._stop_playback = stop_playback
         self._clock = clock
@@ -96,6 +100,7 @@ class Session:
         self.effective_session: dict[str, Any] = {}
         self._sent_types: OrderedDict[str, str] = OrderedDict()  # event_id -> type, to name an error's cause
         self._pending_update: tuple[str, float] | None = None  # (event_id, deadline)
+        self.queued_texts: list[str] = []  # typed while offline, sent on the next connection
         self._reset_server_state()
 
     def _reset_server_state(self) -> None:
@@ -155,30 +160,53 @@ class Session:
 
     # ------------------------------------------------------------------------------------------ connection
 
-    def connection_opened(self) -> None:
-        """A socket is up (first time or after a reconnect): configure it and replay the text history."""
+    def connection_opened(self, *, quiet: bool = False) -> None:
+        """A socket is up (first time or after a reconnect): configure it and replay the text history, then send
+        what was typed while offline. `quiet`: a session recycled between turns, the window shows no change."""
         reconnect = self._ever_connected
         self._reset_server_state()
         self._connected = self._ever_connected = True
-        self._set_state(TurnState.CONNECTING)
+        if not quiet:
+            self._set_state(TurnState.CONNECTING)
         self._send_config()
         if reconnect:
             for entry in self.conversation.entries()[-REPLAY_ENTRIES:]:
                 text = entry.heard_text.strip()
                 if text:
                     self._send(ev.user_text(text) if entry.role == "user" else ev.assistant_text(text))
+        if self.queued_texts:
+            queued, self.queued_texts = self.queued_texts, []
+            for text in queued:
+                self._send(ev.user_text(text))
+            self._send(ev.response_create())
+            self._set_state(TurnState.THINKING)
+            self._effects.append(Notice(f"Connected again: sent {_messages(len(queued))} typed while offline."))
 
     def connection_lost(self, error: RealtimeError | None, *, reconnecting: bool) -> None:
-        self._connected = False
+        was_connected, self._connected = self._connected, False
+        self._pressed = False
         if self._current_audio is not None:
             self._effects.append(StopPlayback(self._current_audio))
         if error is not None:
             self._error(error)
+        if was_connected and self._config.hands_free:
+            self._effects.append(Notice("The connection is down: what you say until it is back is not heard."))
         self._set_state(TurnState.RECONNECTING if reconnecting else TurnState.ERROR)
+
+    def between_turns(self) -> bool:
+        """Connected and quiet: nobody talking, no answer coming or playing, no tool call waiting."""
+        return (
+            self._connected
+            and self._state is TurnState.IDLE
+            and not self._pressed
+            and not self._busy()
+            and not any(r.calls and not r.continued for r in self._responses.values())
+        )
 
     def connection_failed(self, error: RealtimeError) -> None:
         """Gave up: the app must ask the user (bad key, bad URL) before anything else is tried."""
         self._connected = False
+        self._pressed = False
         self._error(error)
         self._set_state(TurnState.ERROR)
 
@@ -215,6 +243,7 @@ class Session:
     def press(self) -> bool:
         """Push-to-talk pressed: cut the assistant off if needed, start a fresh input buffer."""
         if not self._connected:
+            self._effects.append(Notice("Not connected: what you say now is not sent. Typed messages wait."))
             return False
         self._interrupt_if_busy()
         self._abandon_tool_followups()
@@ -253,7 +282,13 @@ class Session:
         return True
 
     def send_text(self, text: str) -> None:
-        if not self._connected or not text.strip():
+        if not text.strip():
+            return
+        if not self._connected:
+            self.queued_texts.append(text)
+            self._effects.append(
+                Notice(f"Not connected: {_messages(len(self.queued_texts))} will be sent when the link is back.")
+            )
             return
         self._interrupt_if_busy()
         self._abandon_tool_followups()
@@ -541,7 +576,10 @@ class Session:
             self._active_response = None
         if done.usage is not None:
             self.usage = self.usage.add(done.usage)
-            self._effects.append(UsageChanged(self.usage, self.usage.cost_usd(self._config.model)))
+            prices = self._pricing(self._config.model)
+            self._effects.append(
+                UsageChanged(self.usage, self.usage.cost_usd(prices), *meter_text(self.usage, prices))
+            )
         if done.status in ("failed", "incomplete"):
             log.info("response %s ended %s: %s", done.response_id, done.status, done.status_details)
         waiting_for_tools = bool(response.calls) and not response.continued
@@ -579,3 +617,7 @@ class Session:
         for response in self._responses.values():
             if response.calls:
                 response.continued = True
+
+
+def _messages(count: int) -> str:
+    return "your message" if count == 1 else f"{count} messages"
