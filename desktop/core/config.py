@@ -101,8 +101,8 @@ class ConnectionConfig:
     url: str | None = None
     auth_style: AuthStyle = AuthStyle.BEARER
     open_timeout_s: float = 10.0
-    ping_interval_s: float = 5.0  # with ping_timeout_s: a stalled socket is replaced within about 10 s at worst
-    ping_timeout_s: float = 5.0
+    ping_interval_s: float = 2.0  # a link quiet this long is pinged ...
+    ping_timeout_s: float = 3.0  # ... and dropped when neither the pong nor any data comes back in this time
     close_timeout_s: float = 2.0
     send_queue_size: int = 1000
 

@@ -4,9 +4,10 @@ Error texts are built from status and close codes; the HTTP body of a refused ha
 (the reason a model or parameter was refused), and only its JSON `error.message`/`error.code`, with anything
 that looks like a key cut out (the real server quotes part of a bad key in its 401 body).
 
-A stalled socket (no data, no pong) is found by websockets' keepalive: a ping every `ping_interval_s`, and the
-link is failed when its pong is `ping_timeout_s` late; `close_timeout_s` bounds the wait for a closing
-handshake the dead peer will never answer.
+A stalled socket is one that brings neither data nor a pong: after `ping_interval_s` without a message a ping
+goes out, and when neither its pong nor any message arrives within `ping_timeout_s` the socket is dropped at
+once (no closing handshake with a peer that no longer answers). Data counts as life, so a long answer on a slow
+link is never mistaken for a stall, which websockets' own keepalive (pong-only) could do; it is switched off.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import logging
 import re
 import ssl
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +33,7 @@ from desktop.core.errors import (
     BadRequestError,
     ConnectFailedError,
     ConnectionClosedError,
+    ConnectionDroppedError,
     HandshakeError,
     NotFoundError,
     RateLimitedError,
@@ -94,6 +97,16 @@ def closed_error(code: int | None, reason: str) -> ConnectionClosedError:
     return ConnectionClosedError(code, reason)
 
 
+def _closed(ws: ClientConnection) -> ConnectionClosedError:
+    """Why the link ended: the server's close frame, ours (a fault found here), or none at all (a drop)."""
+    received, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
+    if received is not None:
+        return closed_error(received.code, received.reason)
+    if sent is not None and sent.code != 1000:
+        return ConnectionDroppedError(f"the link was closed after a fault: {sent.reason or 'error'} (code {sent.code})")
+    return ConnectionDroppedError("the connection dropped without a closing handshake")
+
+
 class Connection:
     def __init__(self, config: ConnectionConfig) -> None:
         self._config = config
@@ -102,6 +115,8 @@ class Connection:
         self._sender: asyncio.Task[None] | None = None
         self._closing = False
         self._failure: RealtimeError | None = None
+        self._last_rx = time.monotonic()
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -117,8 +132,7 @@ class Connection:
                 additional_headers=self._config.headers(),
                 ssl=context,
                 open_timeout=self._config.open_timeout_s,
-                ping_interval=self._config.ping_interval_s,
-                ping_timeout=self._config.ping_timeout_s,
+                ping_interval=None,  # our own watchdog below also counts data as life
                 close_timeout=self._config.close_timeout_s,
                 max_size=MAX_MESSAGE_BYTES,
                 # Audio is base64 PCM: deflating it gains little and costs zlib time on the GUI thread for every
@@ -137,6 +151,8 @@ class Connection:
         except (TimeoutError, InvalidHandshake) as exc:
             raise ConnectFailedError(f"could not connect to {host}: {type(exc).__name__}: {exc}") from None
         self._sender = asyncio.create_task(self._send_loop(self._ws), name="realtime-send")
+        self._last_rx = time.monotonic()
+        self._watchdog = asyncio.create_task(self._watch(self._ws), name="realtime-watchdog")
 
     def send_nowait(self, event: dict[str, Any]) -> None:
         """Queue an event; a full queue means a stalled link, reported rather than silently dropping audio."""
@@ -164,6 +180,7 @@ class Connection:
             raise RealtimeError("not connected")
         try:
             async for message in ws:
+                self._last_rx = time.monotonic()
                 yield message
         except ConnectionClosed:
             pass
@@ -171,14 +188,36 @@ class Connection:
             raise self._failure
         if self._closing:
             return
-        raise closed_error(ws.close_code, ws.close_reason or "")
+        raise _closed(ws)
+
+    async def _watch(self, ws: ClientConnection) -> None:
+        """Pings a quiet link; drops it when neither data nor the pong comes back in time."""
+        idle_s, timeout_s = self._config.ping_interval_s, self._config.ping_timeout_s
+        while not self._closing:
+            quiet = time.monotonic() - self._last_rx
+            if quiet < idle_s:
+                await asyncio.sleep(idle_s - quiet)
+                continue
+            sent = time.monotonic()
+            try:
+                pong = await ws.ping()
+                await asyncio.wait_for(asyncio.shield(pong), timeout_s)
+                self._last_rx = time.monotonic()
+            except ConnectionClosed:
+                return  # the receive side reports why
+            except TimeoutError:
+                if self._last_rx <= sent and not self._closing:
+                    self.fail(ConnectionDroppedError(
+                        f"no data and no answer to a ping for {timeout_s:g} s: the link stalled"))
+                    return
 
     def fail(self, error: RealtimeError) -> None:
         """Drops the link at once (no closing handshake); `messages()` then raises `error` to the reader."""
         self._failure = error
         self._closing = True
-        if self._sender is not None:
-            self._sender.cancel()
+        for task in (self._sender, self._watchdog):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         if self._ws is not None:
             self._ws.transport.abort()
 
@@ -196,9 +235,12 @@ class Connection:
     async def close(self) -> None:
         """A clean close (code 1000): waits briefly for queued events to go out first."""
         self._closing = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._sender is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), 1.0)
+            if self._failure is None:  # a failed link sends nothing more
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queue.join(), 1.0)
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender

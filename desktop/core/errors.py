@@ -79,6 +79,15 @@ class ConnectionClosedError(RealtimeError):
         self.reason = reason
 
 
+class ConnectionDroppedError(ConnectionClosedError):
+    """The link died without a closing handshake: the network went away, the server crashed or stopped answering."""
+
+    def __init__(self, message: str) -> None:
+        RealtimeError.__init__(self, message)
+        self.code = None
+        self.reason = message
+
+
 class SessionExpiredError(ConnectionClosedError):
     """Close code 1001: the session reached its maximum duration; a new connection starts a new session."""
 

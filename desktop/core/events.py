@@ -54,14 +54,19 @@ def audio_clear() -> dict[str, Any]:
     return _event("input_audio_buffer.clear")
 
 
-def user_text(text: str) -> dict[str, Any]:
-    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+def user_text(text: str, item_id: str | None = None) -> dict[str, Any]:
+    """A typed user message; `item_id` replays an earlier item under its own id (its echo is then recognised)."""
+    item: dict[str, Any] = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    if item_id:
+        item["id"] = item_id
     return _event("conversation.item.create", item=item)
 
 
-def assistant_text(text: str) -> dict[str, Any]:
-    """Replays an earlier assistant answer into a fresh session (after reconnecting) as text."""
-    item = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+def assistant_text(text: str, item_id: str | None = None) -> dict[str, Any]:
+    """Replays an earlier assistant answer into a fresh session (after reconnecting) as text, under its own id."""
+    item: dict[str, Any] = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+    if item_id:
+        item["id"] = item_id
     return _event("conversation.item.create", item=item)
 
 

@@ -173,7 +173,9 @@ class Session:
             for entry in self.conversation.entries()[-REPLAY_ENTRIES:]:
                 text = entry.heard_text.strip()
                 if text:
-                    self._send(ev.user_text(text) if entry.role == "user" else ev.assistant_text(text))
+                    # under their own ids: the server's echo of them then adds nothing to the transcript
+                    make = ev.user_text if entry.role == "user" else ev.assistant_text
+                    self._send(make(text, entry.item_id))
         if self.queued_texts:
             queued, self.queued_texts = self.queued_texts, []
             for text in queued:
