@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from desktop.core.config import ConnectionConfig, SessionConfig
 from desktop.core.connection import Connection
 from desktop.core.effects import Effect, FunctionCallRequested, LinkChanged
-from desktop.core.errors import ConnectionClosedError, RealtimeError
+from desktop.core.errors import ConnectionClosedError, ConnectionDroppedError, RealtimeError
 from desktop.core.link import Backoff, LinkPhase, LinkStatus, describe, probes_help, reachable
 from desktop.core.models import Pricing, list_prices
 from desktop.core.session import PlayedSamples, Session, StopPlaybackNow
@@ -168,11 +168,12 @@ class RealtimeDriver:
                         break  # replaced by a recycled session: the new one is read next
                     self.session.receive(raw)
                     self._flush()
-            except RealtimeError as exc:
+            except Exception as raised:
                 if self._closing:
                     return
                 if connection is not self._connection:
                     continue
+                exc = raised if isinstance(raised, RealtimeError) else self._internal(raised)
                 await connection.close()
                 if not exc.retryable:
                     self._stop(exc)
@@ -184,6 +185,11 @@ class RealtimeDriver:
                 continue
             if connection is self._connection:
                 return  # closed by us
+
+    @staticmethod
+    def _internal(raised: Exception) -> RealtimeError:
+        log.error("unexpected error on the link: %r", raised, exc_info=raised)
+        return ConnectionDroppedError(f"internal error on the link ({type(raised).__name__}); reconnecting")
 
     async def _recover(self, error: RealtimeError) -> bool:
         attempt = 0
