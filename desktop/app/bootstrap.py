@@ -50,11 +50,14 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 async def run_window(app: QApplication, options: Options, self_test: bool) -> int:
     """Builds the controller and window, waits for the window to close, then closes sockets and streams."""
     from desktop.app.controller import Controller
+    from desktop.app.network_watch import NetworkWatch
     from desktop.ui.main_window import MainWindow
 
     app.setQuitOnLastWindowClosed(False)  # this coroutine decides when to stop, after cleanup
     controller = Controller(options)
     window = MainWindow(controller)
+    network = NetworkWatch(window)  # the network came back or the computer woke up: try the link at once
+    network.back.connect(controller.retry_now)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     window.show()

@@ -49,7 +49,8 @@ class Controller(QObject):
     transcript_truncated = Signal(str, str, str)  # item_id, heard, unheard
     tool_call = Signal(str, str, str, object)  # call_id, name, arguments, output (None while running)
     notice = Signal(str)
-    cost_changed = Signal(float, str)
+    cost_changed = Signal(str, str)  # meter text ("$0.012", "Free", "1,234 tokens"), detail
+    link_changed = Signal(object)  # desktop.core.link.LinkStatus: the link bar's countdown and Retry now
     error = Signal(str, str)  # message, what to do
     mic_samples = Signal(object)  # int16 numpy arrays at 24 kHz
     assistant_samples = Signal(object)
@@ -325,6 +326,7 @@ class Controller(QObject):
         from desktop.core.config import AuthStyle, ConnectionConfig
         from desktop.core.driver import RealtimeDriver
         from desktop.core.errors import RealtimeError
+        from desktop.core.models import pricing
 
         settings = dict(self.settings.items())
         self.backend = backend = choose_backend(settings, self.keys.load(), self.options.url)
@@ -350,6 +352,7 @@ class Controller(QObject):
             function_handler=self._run_tool,
             played_samples=self._played_samples,
             stop_playback=self._silence,
+            retry_first=True, pricing=pricing(backend.kind),
         )
         self._prepare_vad()
         try:
@@ -434,8 +437,12 @@ class Controller(QObject):
                     self.transcript_truncated.emit(entry.item_id, entry.heard_text, entry.unheard_text)
                 else:
                     self.transcript_updated.emit(entry.item_id, entry.role, entry.text, entry.done)
-            case fx.UsageChanged(totals=totals, cost_usd=cost):
-                self.cost_changed.emit(cost, _usage_text(totals))
+            case fx.UsageChanged(meter=meter, detail=detail):
+                self.cost_changed.emit(meter, detail)
+            case fx.LinkChanged(status=status):
+                self.link_changed.emit(status)
+            case fx.Notice(text=text):
+                self.notice.emit(text)
             case fx.ErrorRaised(error=err):
                 self._show_error(err)
             case fx.FunctionCallRequested(call_id=call_id, name=name, arguments=arguments):
@@ -460,14 +467,15 @@ class Controller(QObject):
         from desktop.core import errors as e
 
         message = str(err)
-        advice = {
+        advice = next((text for kind, text in {
             e.AuthError: "Check the API key in Settings → Connection.",
             e.NotFoundError: "Check the endpoint URL and model in Settings → Connection.",
             e.InsecureUrlError: "Use a wss:// URL (plain ws:// only to this computer).",
-            e.RateLimitedError: "Wait a moment and try again, or check your plan's limits.",
+            e.BadRequestError: "Check the model and endpoint in Settings → Connection.",
+            e.RateLimitedError: "Parley tries again on its own after a longer wait; check your plan's limits.",
             e.ConnectFailedError: "Check the network connection; Parley retries on its own.",
             e.ConnectionClosedError: "Parley reconnects on its own; if it keeps failing, check the network.",
-        }.get(type(err), "Parley keeps running; see the log for details.")
+        }.items() if isinstance(err, kind)), "Parley keeps running; see the log for details.")
         self.error.emit(message, advice)
 
     async def _run_tool(self, call: Any) -> str:
@@ -534,6 +542,10 @@ class Controller(QObject):
         if self.driver is not None:
             self.driver.release()
 
+    def retry_now(self) -> None:
+        if self.driver is not None:
+            self.driver.retry_now()
+
     def stop_reply(self) -> None:
         if self.driver is None:
             return
@@ -568,9 +580,3 @@ def _device(value: Any) -> str | int | None:
     text = str(value).strip()
     return int(text) if text.isdigit() else text
 
-
-def _usage_text(totals: Any) -> str:
-    u = totals.usage
-    return (f"Session cost at list prices over {totals.responses} replies. Tokens in: {u.input_audio} audio, "
-            f"{u.input_text} text ({u.cached_audio + u.cached_text} cached); out: {u.output_audio} audio, "
-            f"{u.output_text} text.")

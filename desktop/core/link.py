@@ -60,9 +60,13 @@ def describe(error: RealtimeError | None) -> str:
     """One sentence for the window about why the link is down."""
     if error is None:
         return "Connection lost."
+    text = str(error)
+    text = text[:1].upper() + text[1:]
+    if not text.endswith((".", "!", "?")):
+        text += "."
     if isinstance(error, RateLimitedError):
-        return f"{error}. Waiting longer before the next try."
-    return str(error)[:1].upper() + str(error)[1:]
+        text += " Waiting longer before the next try."
+    return text
 
 
 def probes_help(error: RealtimeError | None) -> bool:

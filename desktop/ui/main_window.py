@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.app.controller import Controller
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
+from desktop.ui.link_bar import LinkBar
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
@@ -83,6 +84,8 @@ class MainWindow(QMainWindow):
         status.addWidget(self.cost_label)
         status.addWidget(self.settings_button)
         layout.addLayout(status)
+        self.link_bar = LinkBar(central)
+        layout.addWidget(self.link_bar)
 
         self.banner = QFrame(central)
         self.banner.setObjectName("banner")
@@ -150,6 +153,8 @@ class MainWindow(QMainWindow):
         c.tool_call.connect(self.transcript.add_tool_call)
         c.notice.connect(self.transcript.add_notice)
         c.cost_changed.connect(self.show_cost)
+        c.link_changed.connect(self.link_bar.show_status)
+        self.link_bar.retry.connect(c.retry_now)
         c.error.connect(self.show_error)
         c.mic_samples.connect(self.waveform.push_mic)
         c.assistant_samples.connect(self.waveform.push_assistant)
@@ -173,8 +178,8 @@ class MainWindow(QMainWindow):
         self.talk_button.style().unpolish(self.talk_button)
         self.talk_button.style().polish(self.talk_button)
 
-    def show_cost(self, dollars: float, detail: str) -> None:
-        self.cost_label.setText(f"${dollars:.3f}")
+    def show_cost(self, meter: str, detail: str) -> None:
+        self.cost_label.setText(meter)
         self.cost_label.setToolTip(detail)
 
     def show_error(self, message: str, advice: str) -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.app.secrets import ENV_VAR, KeyStore, KeyStoreUnavailable, backend_name
 from desktop.app.settings import Setting, SettingsStore, setting
+from desktop.ui.model_picker import ModelPicker
 
 FieldWidget = QLineEdit | QPlainTextEdit | QComboBox | QCheckBox | QSpinBox | QDoubleSpinBox
 
@@ -140,6 +141,11 @@ class ConnectionPage(OptionsPage):
 
     def __init__(self, keys: KeyStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        old, self.fields["model"] = self.fields["model"], (picker := ModelPicker(self))
+        self.form.replaceWidget(old, picker)
+        old.hide()
+        old.deleteLater()
+        self.form.insertRow(self.keys.index("model") + 1, "", picker.price)
         self.key_store = keys
         self.key_edit = QLineEdit(self)
         self.key_edit.setObjectName("api_key")

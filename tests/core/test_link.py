@@ -31,7 +31,7 @@ def test_only_an_unreachable_server_is_probed() -> None:
     assert probes_help(ConnectFailedError("refused", unreachable=True))
     assert not probes_help(ConnectFailedError("TLS failed"))
     assert not probes_help(ConnectionClosedError(1011, "x"))
-    assert describe(ConnectionClosedError(1011, "oops")) == "Connection closed by server (code 1011): oops"
+    assert describe(ConnectionClosedError(1011, "oops")) == "Connection closed by server (code 1011): oops."
     assert LinkStatus(LinkPhase.WAITING).can_retry_now and not LinkStatus(LinkPhase.CONNECTED).can_retry_now
 
 

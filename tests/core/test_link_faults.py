@@ -372,7 +372,7 @@ def test_link_changes_are_effects(realtime_server: RealtimeTestServer) -> None:
         await until(lambda: client.phases[-1:] == [LinkPhase.CONNECTED] and len(client.phases) > 2)
         waiting = [e.status for e in client.of(LinkChanged) if e.status.phase is LinkPhase.WAITING]
         assert waiting[0].attempt == 1 and waiting[0].retry_at is not None and waiting[0].can_retry_now
-        assert waiting[0].reason == "The connection dropped without a closing handshake"
+        assert waiting[0].reason == "The connection dropped without a closing handshake."
         await client.close()
 
     asyncio.run(run())
