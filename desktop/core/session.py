@@ -101,6 +101,7 @@ class Session:
         self._sent_types: OrderedDict[str, str] = OrderedDict()  # event_id -> type, to name an error's cause
         self._pending_update: tuple[str, float] | None = None  # (event_id, deadline)
         self.queued_texts: list[str] = []  # typed while offline, sent on the next connection
+        self._unconfirmed: list[str] = []  # typed texts sent but not yet echoed by the server as an item
         self._reset_server_state()
 
     def _reset_server_state(self) -> None:
@@ -180,6 +181,7 @@ class Session:
             queued, self.queued_texts = self.queued_texts, []
             for text in queued:
                 self._send(ev.user_text(text))
+                self._unconfirmed.append(text)
             self._send(ev.response_create())
             self._set_state(TurnState.THINKING)
             self._effects.append(Notice(f"Connected again: sent {_messages(len(queued))} typed while offline."))
@@ -191,6 +193,10 @@ class Session:
             self._effects.append(StopPlayback(self._current_audio))
         if error is not None:
             self._error(error)
+        if self._unconfirmed:  # sent into a link that died before the server confirmed it: send it again
+            self.queued_texts[:0], self._unconfirmed = self._unconfirmed, []
+            self._effects.append(Notice(f"The link dropped before {_messages(len(self.queued_texts))} reached "
+                                        "the server: it will be sent again when the link is back."))
         if was_connected and self._config.hands_free:
             self._effects.append(Notice("The connection is down: what you say until it is back is not heard."))
         self._set_state(TurnState.RECONNECTING if reconnecting else TurnState.ERROR)
@@ -295,6 +301,7 @@ class Session:
         self._interrupt_if_busy()
         self._abandon_tool_followups()
         self._send(ev.user_text(text))
+        self._unconfirmed.append(text)
         self._send(ev.response_create())
         self._set_state(TurnState.THINKING)
 
@@ -542,6 +549,8 @@ class Session:
         if item.type != "message" or item.role not in ("user", "assistant"):
             return
         known = item.id in self.conversation
+        if item.role == "user" and item.text in self._unconfirmed:
+            self._unconfirmed.remove(item.text)
         entry = self.conversation.add(item.id, item.role, previous)
         if item.text and not entry.text and item.role == "user":
             self._transcript(replace(entry, text=item.text, done=True))

@@ -77,3 +77,19 @@ def test_not_between_turns_while_pressed_or_answering() -> None:
     assert h.session.between_turns()
     h.start_response()
     assert not h.session.between_turns()
+
+
+def test_text_sent_into_a_dying_link_is_sent_again() -> None:
+    h = Harness()
+    h.session.send_text("Confirmed one.")
+    h.server({"type": "conversation.item.added", "previous_item_id": None,
+              "item": {"id": "u1", "type": "message", "role": "user",
+                       "content": [{"type": "input_text", "text": "Confirmed one."}]}})
+    h.session.send_text("Lost in flight.")
+    h.session.connection_lost(ConnectionClosedError(None, "x"), reconnecting=True)
+    h.drain()
+    assert h.session.queued_texts == ["Lost in flight."]  # the confirmed one is not sent twice
+    assert "will be sent again" in notices(h)[-1]
+    h.session.connection_opened()
+    texts = [e["item"]["content"][0]["text"] for e in h.drain() if e["type"] == "conversation.item.create"]
+    assert texts == ["Confirmed one.", "Lost in flight."]  # the replay, then the re-sent one
