@@ -1,7 +1,8 @@
 """Tells the link when trying again is worth it: the network came back, or the machine woke from sleep.
 
 The network comes from Qt's QNetworkInformation where a backend exists (NetworkManager, glib, Windows, macOS);
-without one, nothing is reported and the link's own backoff and probe still work. Sleep is found portably: a
+without one (or without QtNetwork, which the bundle leaves out), nothing is reported and the link's own probe
+still notices an unreachable server's return within a second. Sleep is found portably: a
 timer compares how far the wall clock and the monotonic clock moved since its last tick. Across a suspend the
 wall clock jumps while the monotonic clock (on Linux and macOS) stands still; where the monotonic clock runs on
 during sleep (Windows), the tick itself arrives late. Either jump beyond `jump_s` counts as a resume.
@@ -14,7 +15,11 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtNetwork import QNetworkInformation
+
+try:
+    from PySide6.QtNetwork import QNetworkInformation
+except ImportError:  # left out of the bundle: only the resume check runs
+    QNetworkInformation = None  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,8 @@ class NetworkWatch(QObject):
 
 
 def _network_information() -> QNetworkInformation | None:
+    if QNetworkInformation is None:
+        return None
     try:
         if QNetworkInformation.instance() is None and not QNetworkInformation.loadBackendByFeatures(
             QNetworkInformation.Feature.Reachability

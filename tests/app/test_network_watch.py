@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtNetwork import QNetworkInformation
 from pytestqt.qtbot import QtBot
 
+from desktop.app import network_watch
 from desktop.app.network_watch import NetworkWatch
 
 
@@ -52,4 +54,18 @@ def test_a_real_backend_is_loaded_here(qtbot: QtBot) -> None:
     watch = NetworkWatch()
     assert watch.backend in QNetworkInformation.availableBackends()  # glib or NetworkManager on Linux
     assert watch.online is not None
+    watch.stop()
+
+
+def test_without_qtnetwork_only_the_resume_check_runs(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle leaves QtNetwork out: the watch must still work (and say nothing about the network)."""
+    monkeypatch.setattr(network_watch, "QNetworkInformation", None)
+    clocks = Clocks()
+    watch = NetworkWatch(wall=lambda: clocks.wall, mono=lambda: clocks.mono)
+    seen: list[str] = []
+    watch.back.connect(seen.append)
+    assert watch.online is None and watch.backend == ""
+    clocks.tick(5, wall_s=600)
+    watch.check_resume()
+    assert seen == ["resume"]
     watch.stop()
