@@ -466,15 +466,14 @@ class Controller(QObject):
     def _show_error(self, err: Any) -> None:
         from desktop.core import errors as e
 
+        if err.retryable:  # a link fault: the link bar shows it, with the countdown, until the link is back
+            return
         message = str(err)
         advice = next((text for kind, text in {
             e.AuthError: "Check the API key in Settings → Connection.",
             e.NotFoundError: "Check the endpoint URL and model in Settings → Connection.",
             e.InsecureUrlError: "Use a wss:// URL (plain ws:// only to this computer).",
             e.BadRequestError: "Check the model and endpoint in Settings → Connection.",
-            e.RateLimitedError: "Parley tries again on its own after a longer wait; check your plan's limits.",
-            e.ConnectFailedError: "Check the network connection; Parley retries on its own.",
-            e.ConnectionClosedError: "Parley reconnects on its own; if it keeps failing, check the network.",
         }.items() if isinstance(err, kind)), "Parley keeps running; see the log for details.")
         self.error.emit(message, advice)
 
