@@ -189,8 +189,7 @@ class Session:
     def connection_lost(self, error: RealtimeError | None, *, reconnecting: bool) -> None:
         was_connected, self._connected = self._connected, False
         self._pressed = False
-        if self._current_audio is not None:
-            self._effects.append(StopPlayback(self._current_audio))
+        self._cut_off_playing_answer()
         if error is not None:
             self._error(error)
         if self._unconfirmed:  # sent into a link that died before the server confirmed it: send it again
@@ -200,6 +199,23 @@ class Session:
         if was_connected and self._config.hands_free:
             self._effects.append(Notice("The connection is down: what you say until it is back is not heard."))
         self._set_state(TurnState.RECONNECTING if reconnecting else TurnState.ERROR)
+
+    def _cut_off_playing_answer(self) -> None:
+        """The link died mid-answer: playback stops, and the transcript (and so the replay into the next
+        session) keeps only what was heard, as after a barge-in."""
+        item = self._audio.get(self._current_audio or "")
+        if item is None:
+            return
+        if not self._still_playing(item):
+            self._effects.append(StopPlayback(item.item_id))
+            return
+        played = self._stop_playback(item.item_id) if self._stop_playback is not None else self._played(item)
+        item.interrupted = True
+        self._effects.append(StopPlayback(item.item_id))
+        entry = self.conversation.get(item.item_id)
+        if entry is not None and item.received:
+            fraction = min(max(played, 0), item.received) / item.received
+            self._transcript(replace(entry, interrupted=True, heard_fraction=fraction))
 
     def between_turns(self) -> bool:
         """Connected and quiet: nobody talking, no answer coming or playing, no tool call waiting."""

@@ -93,3 +93,20 @@ def test_text_sent_into_a_dying_link_is_sent_again() -> None:
     h.session.connection_opened()
     texts = [e["item"]["content"][0]["text"] for e in h.drain() if e["type"] == "conversation.item.create"]
     assert texts == ["Confirmed one.", "Lost in flight."]  # the replay, then the re-sent one
+
+
+def test_a_drop_mid_answer_keeps_only_what_was_heard() -> None:
+    played = {"a1": 0}
+    h = Harness(played=played)
+    h.start_response("r1", "a1", samples=48_000)  # 2 s received
+    h.server({"type": "response.output_audio_transcript.delta", "response_id": "r1", "item_id": "a1",
+              "output_index": 0, "content_index": 0, "delta": " and then some more words that were never heard"})
+    played["a1"] = 12_000  # a quarter played when the link died
+    h.session.connection_lost(ConnectionClosedError(None, "x"), reconnecting=True)
+    h.drain()
+    entry = h.session.conversation.get("a1")
+    assert entry is not None and entry.interrupted and entry.heard_fraction == 0.25
+    assert 0 < len(entry.heard_text) < len(entry.text)
+    h.session.connection_opened()
+    replay = [e["item"]["content"][0]["text"] for e in h.drain() if e["type"] == "conversation.item.create"]
+    assert replay == [entry.heard_text.strip()]  # the unheard rest is not told to the next session
