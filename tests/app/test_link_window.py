@@ -187,3 +187,40 @@ def test_unknown_model_price_shows_tokens(qloop: asyncio.Runner, realtime_server
             await stop_app(app)
 
     qloop.run(scenario())
+
+
+def test_long_conversation_outlives_the_session_cap_unnoticed(qloop: asyncio.Runner, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's 60-minute cap, shortened to 4 s on both sides: the session is replaced between turns and the
+    window never shows a reconnect."""
+    from desktop.core.driver import RealtimeDriver
+
+    defaults = dict(RealtimeDriver.__init__.__kwdefaults__ or {})
+    monkeypatch.setattr(RealtimeDriver.__init__, "__kwdefaults__",
+                        {**defaults, "session_cap_s": 4.0, "recycle_margin_s": 2.0})
+    server = RealtimeTestServer(session_cap_s=4.0).start()
+
+    async def scenario() -> None:
+        app = await start_app(server.url, tmp_path)
+        try:
+            await typed_turn(app, server, "Remember the word pelican.", replies=1)
+            await until(lambda: app.controller.driver.recycles >= 1, within=6, what="session recycled")
+            await typed_turn(app, server, "Which bird was it?", replies=2)
+            await until(lambda: app.controller.driver.recycles >= 2, within=6, what="recycled again")
+            assert "reconnecting" not in [state for state, _ in app.recorder.connection]
+            assert not [m for m, _ in app.recorder.errors if "connection" in m.lower()]
+            assert not app.window.link_bar.isVisible()
+            sessions = [e for e in server.received if e["type"] == "session.update"]
+            assert len(sessions) >= 3  # the first session and two replacements, each configured
+            texts = [e["item"]["content"][0]["text"] for e in server.received
+                     if e["type"] == "conversation.item.create"]
+            assert texts.count("Remember the word pelican.") >= 3  # typed once, then replayed into each new one
+            assert app.window.transcript.plain_text().count("Remember the word pelican.") == 1
+            assert server.violations == []
+        finally:
+            await stop_app(app)
+
+    try:
+        qloop.run(scenario())
+    finally:
+        server.stop()
