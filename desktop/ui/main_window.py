@@ -24,6 +24,7 @@ from desktop.app.controller import Controller
 from desktop.ui.approval_card import ApprovalTray
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
+from desktop.ui.link_bar import LinkBar
 from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
 from desktop.ui.timers_panel import TimersPanel
 from desktop.ui.transcript_view import TranscriptView
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow):
         status.addWidget(self.cost_label)
         status.addWidget(self.settings_button)
         layout.addLayout(status)
+        self.link_bar = LinkBar(central)
+        layout.addWidget(self.link_bar)
 
         self.banner = QFrame(central)
         self.banner.setObjectName("banner")
@@ -168,6 +171,8 @@ class MainWindow(QMainWindow):
         tools.approval_finished.connect(lambda call_id, _outcome: note(call_id))
         self.approvals.answered.connect(tools.answer)
         c.cost_changed.connect(self.show_cost)
+        c.link_changed.connect(self.link_bar.show_status)
+        self.link_bar.retry.connect(c.retry_now)
         c.error.connect(self.show_error)
         c.mic_samples.connect(self.waveform.push_mic)
         c.assistant_samples.connect(self.waveform.push_assistant)
@@ -198,8 +203,8 @@ class MainWindow(QMainWindow):
         self.talk_button.style().unpolish(self.talk_button)
         self.talk_button.style().polish(self.talk_button)
 
-    def show_cost(self, dollars: float, detail: str) -> None:
-        self.cost_label.setText(f"${dollars:.3f}")
+    def show_cost(self, meter: str, detail: str, _cost_usd: float | None = None) -> None:
+        self.cost_label.setText(meter)
         self.cost_label.setToolTip(detail)
 
     def show_error(self, message: str, advice: str) -> None:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.app.secrets import ENV_VAR, KeyStore, KeyStoreUnavailable, backend_name
 from desktop.app.settings import SettingsStore, setting
+from desktop.ui.model_picker import ModelPicker
 from desktop.ui.options_page import OptionsPage, read_field, write_field
 
 if TYPE_CHECKING:
@@ -45,6 +46,12 @@ class ConnectionPage(OptionsPage):
         self.endpoint.setWordWrap(True)
         self.endpoint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.form.insertRow(0, "In use", self.endpoint)
+        old, self.fields["model"] = self.fields["model"], (picker := ModelPicker(self))
+        self.form.replaceWidget(old, picker)
+        old.hide()
+        old.deleteLater()
+        model_row = 1 + self.keys.index("model")  # the fields follow the "In use" row
+        self.form.insertRow(model_row + 1, "", picker.price)
         self.key_store = keys
         self.key_edit = QLineEdit(self)
         self.key_edit.setObjectName("api_key")
