@@ -184,7 +184,7 @@ class Session:
                 self._unconfirmed.append(text)
             self._send(ev.response_create())
             self._set_state(TurnState.THINKING)
-            self._effects.append(Notice(f"Connected again: sent {_messages(len(queued))} typed while offline."))
+            self._effects.append(Notice(f"Connected: sent {_messages(len(queued))} typed while offline."))
 
     def connection_lost(self, error: RealtimeError | None, *, reconnecting: bool) -> None:
         was_connected, self._connected = self._connected, False
