@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 
 import pytest
@@ -380,8 +381,6 @@ def test_link_changes_are_effects(realtime_server: RealtimeTestServer) -> None:
 
 
 def test_a_server_that_never_answers_the_handshake_times_out_and_is_retried() -> None:
-    import socket
-
     listener = socket.create_server(("127.0.0.1", 0))  # accepts TCP (the kernel does), never speaks HTTP
     port = listener.getsockname()[1]
 
