@@ -146,9 +146,12 @@ class Connection:
             raise RealtimeError("the Realtime URL is not a valid WebSocket URL") from None
         except ssl.SSLError as exc:
             raise ConnectFailedError(f"TLS with {host} failed: {exc.reason}") from None
+        except TimeoutError:  # (an OSError too) nothing answered in time: a dead network or a firewall
+            raise ConnectFailedError(f"no answer from {host} within {self._config.open_timeout_s:g} s",
+                                     unreachable=True) from None
         except OSError as exc:  # refused, no route, DNS: nothing answered at all
             raise ConnectFailedError(f"could not reach {host}: {exc.strerror or exc}", unreachable=True) from None
-        except (TimeoutError, InvalidHandshake) as exc:
+        except InvalidHandshake as exc:
             raise ConnectFailedError(f"could not connect to {host}: {type(exc).__name__}: {exc}") from None
         self._sender = asyncio.create_task(self._send_loop(self._ws), name="realtime-send")
         self._last_rx = time.monotonic()

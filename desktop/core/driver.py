@@ -85,6 +85,7 @@ class RealtimeDriver:
         self._connected_at = 0.0
         self._recycle_not_before = 0.0
         self._recycling = False
+        self._probe_started = False  # the current attempt was started by the probe seeing the server back
         self.recycles = 0  # sessions replaced before the server's cap
         self.link_status = LinkStatus(LinkPhase.CONNECTING)
         self._last_error: RealtimeError | None = None
@@ -221,7 +222,11 @@ class RealtimeDriver:
         deadline = time.monotonic() + delay
         self._last_error = error
         self._set_link(LinkStatus(LinkPhase.WAITING, attempt, deadline, describe(error)))
-        probe, was_down = probes_help(error), False
+        # The failed attempt says the server was unreachable; but if this wait follows an attempt the probe itself
+        # started, a probe must first see it down again, or a server that takes TCP and then fails would be
+        # retried every second.
+        probe, was_down = probes_help(error), not self._probe_started
+        self._probe_started = False
         while not self._wake.is_set() and (remaining := deadline - time.monotonic()) > 0:
             step = min(remaining, self.backoff.probe_every_s) if probe else remaining
             with contextlib.suppress(TimeoutError):
@@ -230,6 +235,7 @@ class RealtimeDriver:
                 if await reachable(*self.connection_config.endpoint()):
                     if was_down:
                         log.info("the server is reachable again: reconnecting now")
+                        self._probe_started = True
                         break
                 else:
                     was_down = True

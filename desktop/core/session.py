@@ -180,7 +180,7 @@ class Session:
                 self._unconfirmed.append(text)
             self._send(ev.response_create())
             self._set_state(TurnState.THINKING)
-            self._effects.append(Notice(f"Connected again: sent {_messages(len(queued))} typed while offline."))
+            self._effects.append(Notice(f"Connected: sent {_messages(len(queued))} typed while offline."))
 
     def seed(self, entries: Sequence[TranscriptEntry]) -> None:
         """Continues an earlier conversation: its text joins this one and goes to the server (now if connected,

@@ -224,3 +224,33 @@ def test_long_conversation_outlives_the_session_cap_unnoticed(qloop: asyncio.Run
         qloop.run(scenario())
     finally:
         server.stop()
+
+
+def test_network_back_retries_at_once(qloop: asyncio.Runner, realtime_server: RealtimeTestServer,
+                                      tmp_path: Path) -> None:
+    """Wired as bootstrap wires it: the watch's `back` calls the controller's retry_now."""
+    from PySide6.QtNetwork import QNetworkInformation
+
+    from desktop.app.network_watch import NetworkWatch
+
+    async def scenario() -> None:
+        app = await start_app(realtime_server.url, tmp_path)
+        watch = NetworkWatch(app.window)
+        watch.back.connect(app.controller.retry_now)
+        try:
+            realtime_server.handshake_status = 503
+            realtime_server.close_connections(1011, "network gone")
+            watch.on_reachability(QNetworkInformation.Reachability.Disconnected)
+            await until(lambda: app.controller.driver.link_status.attempt >= 3
+                        and link_phase(app) is LinkPhase.WAITING, within=20, what="third wait")
+            status = app.controller.driver.link_status
+            assert status.retry_at is not None and status.retry_at - time.monotonic() > 0.5
+            realtime_server.handshake_status = None
+            watch.on_reachability(QNetworkInformation.Reachability.Online)
+            await until(lambda: link_phase(app) is LinkPhase.CONNECTED and app.controller.turn_state == "idle",
+                        within=1.0, what="reconnected as the network came back")
+        finally:
+            watch.stop()
+            await stop_app(app)
+
+    qloop.run(scenario())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 
 import pytest
@@ -377,3 +378,23 @@ def test_link_changes_are_effects(realtime_server: RealtimeTestServer) -> None:
         await client.close()
 
     asyncio.run(run())
+
+
+def test_a_server_that_never_answers_the_handshake_times_out_and_is_retried() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts TCP (the kernel does), never speaks HTTP
+    port = listener.getsockname()[1]
+
+    async def run() -> None:
+        client = LinkClient(f"ws://127.0.0.1:{port}/v1/realtime", connection={"open_timeout_s": 0.3},
+                            retry_first=True)
+        await client.driver.connect()
+        await until(lambda: client.driver.link_status.attempt >= 2, what="retried")
+        [first, *_] = errors(client)
+        assert str(first) == "no answer from 127.0.0.1 within 0.3 s"
+        assert client.driver.link_status.phase in (LinkPhase.WAITING, LinkPhase.CONNECTING)
+        await client.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        listener.close()

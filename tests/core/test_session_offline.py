@@ -33,7 +33,7 @@ def test_typed_while_offline_is_queued_then_sent_after_the_replay() -> None:
     assert [e["item"]["content"][0]["text"] for e in out[1:4]] == [
         "Earlier words.", "First while offline.", "Second while offline."]
     assert "id" not in out[2]["item"]  # new items get server ids
-    assert notices(h)[-1] == "Connected again: sent 2 messages typed while offline."
+    assert notices(h)[-1] == "Connected: sent 2 messages typed while offline."
     assert h.session.queued_texts == [] and h.session.state is TurnState.THINKING
 
 
