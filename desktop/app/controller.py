@@ -95,7 +95,7 @@ class Controller(QObject):
         self._guard: EchoGuard | None = None
         self._standby: Standby | None = None  # once audio is open
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
-        self.tools = ToolsService(Path(self.settings.file_name()).parent, parent=self)
+        self.tools = ToolsService(Path(self.settings.file_name()).parent, mcp_config=options.mcp_config, parent=self)
         self.tools.tools_changed.connect(self._update_session)
         self.tools.call_finished.connect(self.tool_call)
         self._ready = asyncio.Event()

@@ -34,6 +34,7 @@ from desktop.tools.approvals import (
     tool_key,
 )
 from desktop.tools.builtin import default_registry
+from desktop.tools.mcp.config import config_path
 from desktop.tools.registry import Tool, ToolRegistry
 from desktop.tools.validation import InvalidArguments
 
@@ -79,7 +80,7 @@ class ToolsService(QObject):
     call_finished = Signal(str, str, str, object)  # call_id, name, arguments, output (for the transcript)
 
     def __init__(self, config_dir: Path, *, registry: ToolRegistry | None = None,
-                 approval_timeout_s: float = APPROVAL_TIMEOUT_S, mcp_config: Path | None = None,
+                 approval_timeout_s: float = APPROVAL_TIMEOUT_S, mcp_config: str | Path | None = None,
                  secret_lookup: Callable[[str], str | None] | None = None, call_timeout_s: float = 30.0,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,7 +88,7 @@ class ToolsService(QObject):
         self.store = JsonPolicyStore(config_dir / "tools.json")
         self.policies = ToolPolicies()
         self.gate = ApprovalGate(self.policies, self._ask, timeout_s=approval_timeout_s, on_change=self._persist)
-        self.mcp_config = mcp_config if mcp_config is not None else config_dir / "mcp.json"
+        self.mcp_config = config_path(config_dir, mcp_config)  # --mcp-config replaces mcp.json in config_dir
         self.host: McpHost | None = None
         self._secret_lookup = secret_lookup
         self._call_timeout_s = call_timeout_s
