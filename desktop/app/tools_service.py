@@ -241,8 +241,9 @@ class ToolsService(QObject):
         rows = [SourceRow(BUILTIN, "Built-in", "ready", _count(len(builtins)), "", self._rows(builtins))]
         for status in self.host.statuses() if self.host is not None else []:
             tools = by_source.pop(status.name, [])
-            detail = _count(status.tool_count) if status.state == "ready" else status.reason
-            rows.append(SourceRow(status.name, status.name, status.state, detail, "\n".join(status.stderr_tail),
+            ready = status.state == "ready"  # a working server's stderr chatter is noise; a failing one's, the why
+            rows.append(SourceRow(status.name, status.name, status.state, _count(status.tool_count) if ready
+                                  else status.reason, "" if ready else "\n".join(status.stderr_tail),
                                   self._rows(tools)))
         rows += [SourceRow(name, name, "ready", _count(len(tools)), "", self._rows(tools))
                  for name, tools in by_source.items()]
