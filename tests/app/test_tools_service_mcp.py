@@ -254,3 +254,41 @@ def test_a_broken_mcp_json_from_the_command_line_still_offers_the_valid_server(
     (tmp_path / "config" / "mcp.json").write_text('{"mcpServers": {}}')
     (tmp_path / "servers.json").write_text(text)
     with_app(scenario, text=text, mcp_config=tmp_path / "servers.json")
+
+
+def test_servers_start_only_once_the_app_starts_after_the_window(qloop: asyncio.Runner, tmp_path: Path,
+                                                                realtime_server: RealtimeTestServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """bootstrap shows the window, then calls controller.start(): building the controller and the window must not
+    start a server (nor read mcp.json), so nothing MCP sits between launch and the window."""
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    marker = tmp_path / "marker"
+    (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": {"t": stdio_entry(marker)}}))
+
+    async def scenario() -> None:
+        controller = Controller(Options(url=realtime_server.url), settings_in(tmp_path), KeyStore(), audio=False)
+        window = MainWindow(controller)
+        window.show()
+        assert controller.tools.host is None and not marker.exists()
+        await controller.start()
+        try:
+            await until(lambda: "echo" in controller.tools.registry.names(), within=WITHIN, what="the server up")
+            assert marker.read_text().startswith("pid ")
+        finally:
+            await controller.aclose()
+            window.close()
+            window.deleteLater()
+
+    qloop.run(scenario())
+
+
+def test_the_mcp_sdk_is_not_imported_on_the_way_to_the_window() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; import desktop.app.bootstrap, desktop.app.controller, desktop.ui.main_window; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types', 'jsonschema')))")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
+                         timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout
