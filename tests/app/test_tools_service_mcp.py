@@ -179,7 +179,8 @@ def test_a_server_crashing_mid_call_fails_the_call_its_tools_leave_and_return(
         realtime_server.script_response(function_calls=[("crash", "{}")])
         app.controller.send_text("Crash, please")
         await until(lambda: len(app.outputs()) == 1, within=WITHIN, what="the call answered")
-        assert "error" in json.loads(app.outputs()[0])  # the model is told the call failed
+        error = json.loads(app.outputs()[0])["error"]  # the model is told the call failed, and why
+        assert error.startswith("crash failed") and "stopped during the call" in error
         await until(lambda: any("echo" not in names for names in app.updates()[before:]), within=WITHIN,
                     what="the tools leaving the session")
         await until(lambda: "echo" in app.offered(), within=WITHIN, what="the tools back after the restart")
