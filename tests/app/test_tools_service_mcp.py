@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
 
 from desktop.app.controller import Controller
 from desktop.app.options import Options
@@ -137,13 +140,14 @@ def test_an_mcp_tool_is_offered_called_and_answered_then_one_response_create(
 
 @pytest.mark.parametrize("button", ["allow", "deny"])
 def test_a_tool_that_is_not_read_only_asks_first(with_app: Callable[..., None], realtime_server: RealtimeTestServer,
-                                                 tmp_path: Path, button: str) -> None:
+                                                 tmp_path: Path, button: str, qtbot: QtBot) -> None:
     async def scenario(app: App) -> None:
         realtime_server.script_response(function_calls=[("slow", '{"seconds": 0}')])
         app.controller.send_text("Take no time at all")
         card = await app.card()
         assert app.outputs() == [] and not any(line.startswith("started") for line in app.marker_lines())
-        getattr(card, button).click()
+        assert "MCP server “t”" in card.findChild(QLabel, "approval_source").text()
+        qtbot.mouseClick(getattr(card, button), Qt.MouseButton.LeftButton)
         await until(lambda: len(app.outputs()) == 1, within=WITHIN, what="call answered")
         if button == "allow":
             assert app.outputs() == ["slept 0"] and "finished 0" in app.marker_lines()
@@ -234,15 +238,14 @@ def test_a_keyring_header_reaches_the_http_server(with_app: Callable[..., None],
 
 
 def test_a_broken_mcp_json_from_the_command_line_still_offers_the_valid_server(
-        with_app: Callable[..., None], qtbot: Any, tmp_path: Path) -> None:
+        with_app: Callable[..., None], tmp_path: Path) -> None:
     good = json.dumps(stdio_entry(tmp_path / "marker"))
     text = f'{{\n  "mcpServers": {{\n    "good": {good},\n    "bad": {{"command": 42}}\n  }}\n}}\n'
 
     async def scenario(app: App) -> None:
         assert app.tools.mcp_config == tmp_path / "servers.json"
         assert not (Path(app.controller.settings.file_name()).parent / "mcp.json").read_text().count("good")
-        dialog = app.window.open_settings()
-        qtbot.addWidget(dialog)
+        dialog = app.window.open_settings()  # the window's child: it goes with the window
         page = dialog.page(ToolsPage)
         assert isinstance(page, ToolsPage)
         await until(lambda: "line 4" in page.problems.text(), within=WITHIN, what="the error on the Tools page")
