@@ -99,6 +99,7 @@ class ToolsService(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._saves: set[asyncio.Task[Any]] = set()
         self._save_lock = asyncio.Lock()
+        self._mcp_lock = asyncio.Lock()
         self._unlisten = [self.registry.add_listener(self._registry_changed)]
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -137,7 +138,13 @@ class ToolsService(QObject):
 
     async def _start_mcp(self) -> None:
         """Reads mcp.json and imports the SDK in worker threads (the GUI thread never waits for either), then
-        starts every server in the background."""
+        starts every server in the background. Under the lock: a Reload pressed meanwhile waits, never makes a
+        second host."""
+        async with self._mcp_lock:
+            if self.host is None:
+                await self._open_host()
+
+    async def _open_host(self) -> None:
         from desktop.tools.mcp.keyring_secrets import keyring_lookup
         from desktop.tools.mcp.launch import open_host
 
@@ -157,10 +164,11 @@ class ToolsService(QObject):
     async def _reload(self) -> None:
         from desktop.tools.mcp.launch import read_config
 
-        if self.host is None:
-            await self._start_mcp()
-            return
-        await self.host.reload(await read_config(self.mcp_config))
+        async with self._mcp_lock:  # one start or reload at a time, in the order asked
+            if self.host is None:
+                await self._open_host()
+                return
+            await self.host.reload(await read_config(self.mcp_config))
         self.catalogue_changed.emit()
 
     # ------------------------------------------------------------------------------------------ for the session

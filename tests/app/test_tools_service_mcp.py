@@ -296,3 +296,25 @@ def test_the_mcp_sdk_is_not_imported_on_the_way_to_the_window() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
                          timeout=120)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_reload_pressed_while_the_servers_start_makes_no_second_host(qloop: asyncio.Runner, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": {"t": stdio_entry(marker)}}))
+
+    async def scenario() -> None:
+        service = ToolsService(tmp_path)
+        hosts: list[object] = []
+        service.catalogue_changed.connect(lambda: hosts.append(service.host) if service.host not in hosts else None)
+        await service.start()
+        service.reload()  # before the host exists: mcp.json is still being read, the SDK imported
+        service.reload()
+        try:
+            await until(lambda: "echo" in service.registry.names(), within=WITHIN, what="the server up")
+            await until(lambda: not service._tasks, within=WITHIN, what="start and reloads done")
+            assert [h for h in hosts if h is not None] == [service.host]  # one host, kept
+            assert sum(line.startswith("pid ") for line in marker.read_text().splitlines()) == 1  # one process
+        finally:
+            await service.aclose()
+
+    qloop.run(scenario())
