@@ -1,7 +1,8 @@
 """The tools service between the session and the tools, end to end: the controller (no audio) connected to the
 loopback Realtime server, which issues the function calls and checks every client event against the official
 models. Approvals are answered here through the service's API; tests/ui/test_approval_card.py answers them
-through the window."""
+through the window. The tools here are local functions (the service treats every source alike);
+tests/app/test_tools_service_mcp.py runs the same paths with real MCP servers configured in mcp.json."""
 
 from __future__ import annotations
 

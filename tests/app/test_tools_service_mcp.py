@@ -318,3 +318,23 @@ def test_reload_pressed_while_the_servers_start_makes_no_second_host(qloop: asyn
             await service.aclose()
 
     qloop.run(scenario())
+
+
+def test_invalid_arguments_a_raising_tool_an_unknown_tool_and_a_timeout_are_all_answered(
+        with_app: Callable[..., None], realtime_server: RealtimeTestServer, tmp_path: Path) -> None:
+    async def scenario(app: App) -> None:
+        app.allow_everything()
+        realtime_server.script_response(function_calls=[
+            ("add", '{"a": "two", "b": 1}'), ("fail", '{"message": "the disk is on fire"}'), ("nope", "{}"),
+            ("slow", '{"seconds": 60}')])
+        app.controller.send_text("Four things at once")
+        await until(lambda: len(app.outputs()) == 4, within=WITHIN, what="all four answered")
+        errors = [json.loads(o)["error"] for o in app.outputs()]  # in the order they finished
+        for expected in ("'two' is not of type 'number'", "the disk is on fire", "unknown tool 'nope'",
+                         "slow took longer than 2 s"):
+            assert sum(expected in error for error in errors) == 1, (expected, errors)
+        await until(lambda: "cancelled 60" in app.marker_lines(), within=WITHIN, what="the late call cancelled")
+        await realtime_server.async_wait_sent("response.done", timeout=WITHIN, count=2)
+        assert realtime_server.received_types().count("response.create") == 2  # the turn, then one follow-up
+
+    with_app(scenario, {"t": {**stdio_entry(tmp_path / "marker"), "timeout": 2}})
