@@ -138,22 +138,28 @@ def test_an_mcp_tool_is_offered_called_and_answered_then_one_response_create(
     with_app(scenario, {"t": stdio_entry(tmp_path / "marker")})
 
 
-@pytest.mark.parametrize("button", ["allow", "deny"])
+@pytest.mark.parametrize("button", ["allow", "deny", "always", "no answer"])
 def test_a_tool_that_is_not_read_only_asks_first(with_app: Callable[..., None], realtime_server: RealtimeTestServer,
                                                  tmp_path: Path, button: str, qtbot: QtBot) -> None:
     async def scenario(app: App) -> None:
+        app.tools.gate.timeout_s = 1.0 if button == "no answer" else 60.0
         realtime_server.script_response(function_calls=[("slow", '{"seconds": 0}')])
         app.controller.send_text("Take no time at all")
         card = await app.card()
         assert app.outputs() == [] and not any(line.startswith("started") for line in app.marker_lines())
         assert "MCP server “t”" in card.findChild(QLabel, "approval_source").text()
-        qtbot.mouseClick(getattr(card, button), Qt.MouseButton.LeftButton)
+        if button != "no answer":
+            qtbot.mouseClick(getattr(card, button), Qt.MouseButton.LeftButton)
         await until(lambda: len(app.outputs()) == 1, within=WITHIN, what="call answered")
-        if button == "allow":
+        if button in ("allow", "always"):
             assert app.outputs() == ["slept 0"] and "finished 0" in app.marker_lines()
         else:
-            assert "denied" in json.loads(app.outputs()[0])["error"]
+            assert ("denied" if button == "deny" else "did not answer within 1 s") in json.loads(
+                app.outputs()[0])["error"]
             assert not any(line.startswith("started") for line in app.marker_lines())  # never reached the server
+        [source] = [s for s in app.tools.catalogue() if s.name == "t"]
+        [slow] = [t for t in source.tools if t.title == "slow"]
+        assert slow.policy == ("allow" if button == "always" else "ask")  # kept per tool (tools.json)
 
     with_app(scenario, {"t": stdio_entry(tmp_path / "marker")})
 
