@@ -100,7 +100,7 @@ class Controller(QObject):
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
         self.timers = TimerAlerts(lambda: self.audio.playback if self.audio is not None else None, parent=self)
         self.tools = ToolsService(Path(self.settings.file_name()).parent, registry=app_registry(self.timers.book),
-                                  parent=self)
+                                  mcp_config=options.mcp_config, parent=self)
         self.tools.tools_changed.connect(self._update_session)
         self.tools.call_finished.connect(self.tool_call)
         self._ready = asyncio.Event()
