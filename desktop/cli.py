@@ -26,6 +26,7 @@ class Options:
     input_device: str | None = None
     output_device: str | None = None
     verbose: bool = False
+    global_hotkey: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-devices", action="store_true", help="list audio input and output devices and exit")
     parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone: name substring or index")
     parser.add_argument("--output-device", metavar="NAME|INDEX", help="speaker: name substring or index")
+    parser.add_argument("--global-hotkey", action="store_true",
+                        help="turn the global hold-to-talk key on for this run (the desktop portal on Wayland, "
+                        "else the X11 listener); otherwise Settings → Hotkeys decides")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return parser
 
@@ -78,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         input_device=args.input_device,
         output_device=args.output_device,
         verbose=args.verbose,
+        global_hotkey=args.global_hotkey,
     )
     from desktop.app.bootstrap import run
 

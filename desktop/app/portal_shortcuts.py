@@ -142,16 +142,15 @@ class PortalShortcuts:
         self._description = description
         return await self._bind()
 
-    async def close(self) -> None:
+    def close(self) -> None:
+        """Drops the connection (the portal closes a session whose owner left the bus) and ends a held key."""
         if self._rebind is not None:
             self._rebind.cancel()
         bus, self._bus = self._bus, None
         if bus is not None:
-            if self._session is not None:
-                bus.send(Message(destination=PORTAL_NAME, path=self._session, interface=SESSION, member="Close"))
             bus.disconnect()
-            await asyncio.sleep(0)
         self._session = None
+        self._key = None
         self._release()
         for future in self._pending.values():
             future.cancel()
@@ -248,6 +247,7 @@ class PortalShortcuts:
         if not address:
             raise PortalError("no session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
         bus = await MessageBus(bus_address=address).connect()
+        self._registered_with = None  # the portal knows app ids per connection
         bus.add_message_handler(self._on_message)
         for rule in (f"type='signal',interface='{REQUEST}',member='Response'",
                      f"type='signal',interface='{SHORTCUTS}'",

@@ -3,6 +3,8 @@ the user does (hold Talk, Stop, switch mode, type) and draws what the controller
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.app.controller import Controller
-from desktop.ui.global_hotkey import GlobalHotkey
+from desktop.ui.global_talk import GlobalTalkKey
 from desktop.ui.hold_key import HoldKey, should_handle
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.transcript_view import TranscriptView
@@ -136,7 +138,11 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.open_settings)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.settings_dialog: SettingsDialog | None = None
-        self.global_hotkey: GlobalHotkey | None = None
+        self.global_talk = GlobalTalkKey(parent=self)
+        self.global_talk.pressed.connect(controller.press_talk)
+        self.global_talk.released.connect(controller.release_talk)
+        self.global_talk.problem.connect(self.show_error)
+        self.global_talk.status_changed.connect(self._global_status_changed)
         self._wire(controller)
         self._select_mode(controller.turn_mode())
         self._apply_hotkeys()
@@ -194,7 +200,8 @@ class MainWindow(QMainWindow):
             return self.settings_dialog
         c = self.controller
         dialog = SettingsDialog(c.settings, c.keys, list_devices=_device_names, rescan=c.rescan_audio,
-                                global_status=GlobalHotkey.availability, parent=self)
+                                global_status=self.global_talk.status, parent=self)
+        _spawn(c, self.global_talk.probe())
         dialog.accepted.connect(self._settings_saved)
         dialog.finished.connect(self._settings_closed)
         self.settings_dialog = dialog
@@ -213,19 +220,13 @@ class MainWindow(QMainWindow):
     def _apply_hotkeys(self) -> None:
         settings = self.controller.settings
         self.hold_key.set_key(settings.get("hotkey"))
-        if self.global_hotkey is not None:
-            self.global_hotkey.stop()
-        if not settings.get("global_hotkey_enabled"):
-            return
-        if self.global_hotkey is None:
-            self.global_hotkey = GlobalHotkey(self)
-            self.global_hotkey.pressed.connect(self.controller.press_talk)
-            self.global_hotkey.released.connect(self.controller.release_talk)
-            self.global_hotkey.failed.connect(lambda reason: self.show_error("Global hotkey stopped", reason))
-        try:
-            self.global_hotkey.start(settings.get("global_hotkey"))
-        except (RuntimeError, ValueError) as exc:
-            self.show_error("Global hotkey unavailable", str(exc))
+        wanted = bool(settings.get("global_hotkey_enabled") or self.controller.options.global_hotkey)
+        if wanted or self.global_talk.mechanism != "off":
+            _spawn(self.controller, self.global_talk.apply(wanted, settings.get("global_hotkey")))
+
+    def _global_status_changed(self, usable: bool, text: str) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.show_global_status(usable, text)
 
     # --- view -> controller
 
@@ -284,14 +285,24 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.global_hotkey is not None:
-            self.global_hotkey.stop()
+        self.global_talk.stop()
         self.closed.emit()
         super().closeEvent(event)
 
 
 def _escape(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _spawn(controller: Controller, job: Coroutine[Any, Any, Any]) -> None:
+    """Runs an async job on the controller when a loop runs (a window built outside one, as in some tests and
+    screenshots, just skips it)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        job.close()
+        return
+    controller.spawn(job)
 
 
 def _device_names(kind: str) -> list[str]:

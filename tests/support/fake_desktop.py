@@ -118,6 +118,9 @@ class FakeDesktop:
     async def _connect(self) -> None:
         bus = await MessageBus(bus_address=self.address).connect()
         bus.add_message_handler(self._handle)
+        await bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                               interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                               body=["type='signal',member='NameOwnerChanged'"]))
         if self.portal:
             await bus.request_name(PORTAL)
         if self.notifications_enabled:
@@ -146,6 +149,11 @@ class FakeDesktop:
                                    body=[session.path, shortcut_id, int(time.monotonic() * 1000), {}]))
 
     def _handle(self, msg: Message) -> Message | bool | None:
+        if msg.message_type == MessageType.SIGNAL and msg.member == "NameOwnerChanged" and not msg.body[2]:
+            gone = str(msg.body[0])  # like the real portal: a caller's sessions end when it leaves the bus
+            for path in [p for p, session in self.sessions.items() if session.owner == gone]:
+                del self.sessions[path]
+            self.registered.pop(gone, None)
         if msg.message_type != MessageType.METHOD_CALL:
             return None
         self.calls.append((msg.member or "", list(msg.body)))
