@@ -57,8 +57,8 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
     window = MainWindow(controller)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
-    window.show()
-    log.info("window shown")
+    window.shell.first_show()
+    log.info("window %s", "shown" if window.isVisible() else "hidden in the tray")
     closer = SignalCloser(window.close) if threading.current_thread() is threading.main_thread() else None
     collector = MainThreadCollector()
     collector.start()

@@ -98,6 +98,12 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "has no pre-roll.", minimum=0, maximum=3600, label="Rest the audio after", unit="s",
             zero_label="never"),
     Setting("headphones", bool, False, "I use headphones: skip the echo guard for the fastest barge-in."),
+    Setting("close_to_tray", bool, True, "Closing the window keeps Parley running in the system tray (when the "
+            "desktop has one); quit from the tray menu."),
+    Setting("start_hidden", bool, False, "Start hidden in the system tray (when the desktop has one)."),
+    Setting("tray_notice_shown", bool, False, "The one-time notice that closing hides Parley to the tray was "
+            "shown."),
+    Setting("start_at_login", bool, False, "Start Parley when you log in to this computer."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.app.controller import Controller
+from desktop.ui.desktop_shell import DesktopShell
 from desktop.ui.global_talk import GlobalTalkKey
 from desktop.ui.hold_key import HoldKey, should_handle
 from desktop.ui.settings_dialog import SettingsDialog
@@ -59,6 +60,7 @@ QLineEdit, QComboBox { background: #1f2430; color: #e6e9ef; border: 1px solid #3
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    new_conversation_requested = Signal()  # the tray's "New conversation"; the history feature handles it
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -129,9 +131,12 @@ class MainWindow(QMainWindow):
         layout.addLayout(controls)
         self.setCentralWidget(central)
 
+        self.shell = DesktopShell(self, controller)
+        self.shell.new_conversation_requested.connect(self.new_conversation_requested)
+        mic = self.shell.mute  # every talk press goes through it: muting covers them all
         self.hold_key = HoldKey(controller.settings.get("hotkey"), self)
-        self.hold_key.pressed.connect(controller.press_talk)
-        self.hold_key.released.connect(controller.release_talk)
+        self.hold_key.pressed.connect(mic.press)
+        self.hold_key.released.connect(mic.release)
         self.talk_button.pressed.connect(self._talk_pressed)
         self.talk_button.released.connect(self._talk_released)
         self.stop_button.clicked.connect(controller.stop_reply)
@@ -139,8 +144,8 @@ class MainWindow(QMainWindow):
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.settings_dialog: SettingsDialog | None = None
         self.global_talk = GlobalTalkKey(parent=self)
-        self.global_talk.pressed.connect(controller.press_talk)
-        self.global_talk.released.connect(controller.release_talk)
+        self.global_talk.pressed.connect(mic.press)
+        self.global_talk.released.connect(mic.release)
         self.global_talk.problem.connect(self.show_error)
         self.global_talk.status_changed.connect(self._global_status_changed)
         self._wire(controller)
@@ -231,10 +236,10 @@ class MainWindow(QMainWindow):
     # --- view -> controller
 
     def _talk_pressed(self) -> None:
-        self.controller.press_talk()
+        self.shell.mute.press()
 
     def _talk_released(self) -> None:
-        self.controller.release_talk()
+        self.shell.mute.release()
 
     def _send_text(self) -> None:
         text = self.text_input.text().strip()
@@ -285,6 +290,10 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.shell.close_requested():  # hidden to the tray, still running
+            event.ignore()
+            return
+        self.shell.stop()
         self.global_talk.stop()
         self.closed.emit()
         super().closeEvent(event)

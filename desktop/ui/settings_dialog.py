@@ -278,6 +278,11 @@ class HotkeysPage(OptionsPage):
         self.fields["global_hotkey_enabled"].setEnabled(available)
 
 
+class DesktopPage(OptionsPage):
+    title = "Desktop"
+    keys = ("close_to_tray", "start_hidden", "start_at_login")
+
+
 class SettingsDialog(QDialog):
     def __init__(self, store: SettingsStore, keys: KeyStore, list_devices: Callable[[str], list[str]],
                  rescan: Callable[[], None], global_status: Callable[[], tuple[bool, str]],
@@ -286,7 +291,8 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Parley settings")
         self.store = store
         self.pages: list[OptionsPage] = [ConnectionPage(keys), VoicePage(), TurnsPage(),
-                                         AudioPage(list_devices, rescan), HotkeysPage(global_status)]
+                                         AudioPage(list_devices, rescan), HotkeysPage(global_status),
+                                         DesktopPage()]
         self.tabs = QTabWidget(self)
         for page in self.pages:
             page.load(store)

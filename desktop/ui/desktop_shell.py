@@ -1,0 +1,90 @@
+"""The window's life beside the desktop: the tray icon, muting, closing to the tray and starting hidden.
+
+The window builds one shell and routes three things through it: every hold-to-talk press (so muting covers the
+key, the button and the global key alike), its close event (which may only hide it) and its first show.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QWidget
+
+from desktop.app.controller import Controller
+from desktop.app.mic_mute import MicMute
+from desktop.ui.tray import Tray
+
+CLOSE_NOTICE = ("Parley is still running in the tray, ready for the global talk key. Quit it from the tray "
+                "menu; Settings → Desktop turns this off.")
+
+
+class DesktopShell(QObject):
+    new_conversation_requested = Signal()
+    quit_requested = Signal()  # the window then closes for real
+    message = Signal(str, str)  # title, body: a one-time notice for the notifier or the tray's balloon
+
+    def __init__(self, window: QWidget, controller: Controller) -> None:
+        super().__init__(window)
+        self.window = window
+        self.controller = controller
+        self.quitting = False
+        self.mute = MicMute(controller, self)
+        self.tray = Tray(window)
+        t = self.tray
+        controller.turn_state_changed.connect(t.show_turn_state)
+        controller.mode_changed.connect(t.set_mode)
+        t.mode_requested.connect(controller.set_turn_mode)
+        t.mute_requested.connect(self.mute.set_muted)
+        self.mute.changed.connect(t.set_muted)
+        t.show_hide_requested.connect(self.toggle_window)
+        t.new_conversation_requested.connect(self.new_conversation_requested)
+        t.quit_requested.connect(self.quit)
+        t.set_mode(controller.turn_mode())
+        self.message.connect(t.message)
+        window.installEventFilter(self)
+        t.show()
+
+    # --- the window
+
+    def first_show(self) -> None:
+        """Shows the window unless the user asked to start hidden and a tray exists to bring it back."""
+        if self.controller.settings.get("start_hidden") and self.tray.available():
+            self.tray.set_window_visible(False)
+            return
+        self.window.show()
+
+    def toggle_window(self) -> None:
+        if self.window.isVisible() and not self.window.isMinimized():
+            self.window.hide()
+        else:
+            self.show_window()
+
+    def show_window(self) -> None:
+        self.window.showNormal()
+        if QGuiApplication.platformName() != "offscreen":  # which cannot raise (and warns)
+            self.window.raise_()
+        self.window.activateWindow()
+
+    def quit(self) -> None:
+        self.quitting = True
+        self.quit_requested.emit()
+        self.window.close()
+
+    def close_requested(self) -> bool:
+        """True when closing the window should only hide it: the setting is on and a tray can bring it back."""
+        settings = self.controller.settings
+        if self.quitting or not settings.get("close_to_tray") or not self.tray.available():
+            return False
+        self.window.hide()
+        if not settings.get("tray_notice_shown"):
+            settings.set("tray_notice_shown", True)
+            self.message.emit("Parley is still running", CLOSE_NOTICE)
+        return True
+
+    def stop(self) -> None:
+        self.tray.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self.tray.set_window_visible(event.type() == QEvent.Type.Show)
+        return False
