@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop.app.controller import Controller
 from desktop.app.mic_mute import MicMute
+from desktop.app.notifications import Notifier
 from desktop.ui.tray import Tray
 
 CLOSE_NOTICE = ("Parley is still running in the tray, ready for the global talk key. Quit it from the tray "
@@ -40,7 +41,10 @@ class DesktopShell(QObject):
         t.new_conversation_requested.connect(self.new_conversation_requested)
         t.quit_requested.connect(self.quit)
         t.set_mode(controller.turn_mode())
-        self.message.connect(t.message)
+        self.notifier = Notifier(fallback=t.message, parent=self)  # timers and approvals notify through it too
+        self.notifier.activated.connect(lambda _action: self.show_window())
+        self.message.connect(self.notifier.notify)
+        controller.error.connect(self._error_while_hidden)
         window.installEventFilter(self)
         t.show()
 
@@ -83,6 +87,11 @@ class DesktopShell(QObject):
 
     def stop(self) -> None:
         self.tray.hide()
+        self.notifier.close()
+
+    def _error_while_hidden(self, message: str, advice: str) -> None:
+        if not self.window.isVisible():  # the banner would go unseen: talking stopped, say so on the desktop
+            self.notifier.notify(message, advice)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
