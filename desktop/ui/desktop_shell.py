@@ -6,13 +6,17 @@ key, the button and the global key alike), its close event (which may only hide 
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
+from desktop.app.autostart import Autostart
 from desktop.app.controller import Controller
 from desktop.app.mic_mute import MicMute
 from desktop.app.notifications import Notifier
+from desktop.app.resources import resource_path
 from desktop.ui.tray import Tray
 
 CLOSE_NOTICE = ("Parley is still running in the tray, ready for the global talk key. Quit it from the tray "
@@ -84,6 +88,18 @@ class DesktopShell(QObject):
             settings.set("tray_notice_shown", True)
             self.message.emit("Parley is still running", CLOSE_NOTICE)
         return True
+
+    async def sync_autostart(self) -> None:
+        """Makes the start-at-login entry match the setting, pointing at this install (rewritten at each start,
+        so a moved install is followed). File work runs off the GUI thread."""
+        wanted = bool(self.controller.settings.get("start_at_login"))
+        autostart = Autostart()
+        icon = resource_path("icons/parley-256.png")
+        try:
+            if wanted or await asyncio.to_thread(autostart.is_enabled):
+                await asyncio.to_thread(autostart.set_enabled, wanted, None, str(icon) if icon.exists() else "parley")
+        except OSError as exc:
+            self.controller.error.emit("Start at login could not be changed.", f"{autostart.location()}: {exc}")
 
     def stop(self) -> None:
         self.tray.hide()

@@ -151,6 +151,8 @@ class MainWindow(QMainWindow):
         self._wire(controller)
         self._select_mode(controller.turn_mode())
         self._apply_hotkeys()
+        if controller.settings.get("start_at_login"):
+            _spawn(controller, self.shell.sync_autostart())
         self._watch_keys(self)
 
     def _wire(self, c: Controller) -> None:
@@ -215,6 +217,7 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self) -> None:
         self._apply_hotkeys()
+        _spawn(self.controller, self.shell.sync_autostart())
         self.controller.spawn(self.controller.apply_settings())
 
     def _settings_closed(self) -> None:
