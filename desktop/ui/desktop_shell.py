@@ -17,6 +17,7 @@ from desktop.app.controller import Controller
 from desktop.app.mic_mute import MicMute
 from desktop.app.notifications import Notifier
 from desktop.app.resources import resource_path
+from desktop.ui.overlay import MODES, Overlay
 from desktop.ui.tray import Tray
 
 CLOSE_NOTICE = ("Parley is still running in the tray, ready for the global talk key. Quit it from the tray "
@@ -49,6 +50,10 @@ class DesktopShell(QObject):
         self.notifier.activated.connect(lambda _action: self.show_window())
         self.message.connect(self.notifier.notify)
         controller.error.connect(self._error_while_hidden)
+        self.overlay: Overlay | None = None  # built on first need
+        self._overlay_fed = False
+        self._turn_state = controller.turn_state
+        controller.turn_state_changed.connect(self._update_overlay)
         window.installEventFilter(self)
         t.show()
 
@@ -104,6 +109,11 @@ class DesktopShell(QObject):
     def stop(self) -> None:
         self.tray.hide()
         self.notifier.close()
+        if self.overlay is not None:
+            self._feed_overlay(False)
+            self.overlay.close()
+            self.overlay.deleteLater()
+            self.overlay = None
 
     def _error_while_hidden(self, message: str, advice: str) -> None:
         if not self.window.isVisible():  # the banner would go unseen: talking stopped, say so on the desktop
@@ -112,4 +122,36 @@ class DesktopShell(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
             self.tray.set_window_visible(event.type() == QEvent.Type.Show)
+            self._update_overlay(self._turn_state)
         return False
+
+    # --- the overlay: while hidden, say that Parley listens or speaks
+
+    def _update_overlay(self, state: str) -> None:
+        self._turn_state = state
+        wanted = state in MODES and not self.window.isVisible() and not self.quitting
+        if wanted and self.overlay is None:
+            self.overlay = Overlay()
+            self.overlay.stop_requested.connect(self.controller.stop_reply)
+        overlay = self.overlay
+        if overlay is None:
+            return
+        if wanted:
+            overlay.set_mode(state)
+            if not overlay.isVisible():
+                overlay.show_near_edge()
+        else:
+            overlay.hide()
+        self._feed_overlay(wanted)
+
+    def _feed_overlay(self, on: bool) -> None:
+        """The meter gets samples only while shown: hidden and resting, Parley does no work for it."""
+        if on == self._overlay_fed or self.overlay is None:
+            return
+        self._overlay_fed = on
+        c, meter = self.controller, self.overlay.meter
+        for signal in (c.mic_samples, c.assistant_samples):
+            if on:
+                signal.connect(meter.push)
+            else:
+                signal.disconnect(meter.push)

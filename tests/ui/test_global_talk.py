@@ -43,6 +43,7 @@ def bound_triggers(desktop: FakeDesktop) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # the overlay is stay-on-top
 def test_portal_press_speech_release_is_one_turn_even_hidden_and_a_changed_key_rebinds(
         qloop: asyncio.Runner, desktop: FakeDesktop, pulse: PulseServer, realtime_server: RealtimeTestServer,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,9 +56,13 @@ def test_portal_press_speech_release_is_one_turn_even_hidden_and_a_changed_key_r
         desktop.press(times=3)  # repeated Activated while held (Hyprland): one turn
         await until(lambda: server.received_types()[-20:].count("input_audio_buffer.append") >= 20,
                     what="the microphone streamed while the portal key is held")
+        overlay = window.shell.overlay  # the window is hidden: the overlay says Parley listens
+        assert overlay is not None and overlay.isVisible() and overlay.mode == "listening"
+        assert overlay.meter.level > 0.3, "the level meter shows the speech"
         desktop.release()
         await until(lambda: server.received_types().count("response.create") == before + 1, what="turn sent")
         await until(lambda: controller.turn_state == "idle", within=20, what="reply played to the end")
+        assert "speaking" in states and window.shell.overlay is not None and not window.shell.overlay.isVisible()
 
     async def scenario() -> None:
         window.show()
@@ -84,6 +89,8 @@ def test_portal_press_speech_release_is_one_turn_even_hidden_and_a_changed_key_r
         assert server.received_types().count("input_audio_buffer.commit") == 2
 
     controller = Controller(Options(url=server.url, global_hotkey=True), settings_in(tmp_path), KeyStore())
+    states: list[str] = []
+    controller.turn_state_changed.connect(states.append)
     window = MainWindow(controller)
     try:
         qloop.run(scenario())
