@@ -49,6 +49,7 @@ def test_bind_press_and_release(qloop: asyncio.Runner, desktop: FakeDesktop, ses
             assert await portal.probe() == (True, "")
             binding = await portal.bind("F9", "Hold to talk to Parley")
             assert binding.trigger == "F9" and binding.preferred == "F9"
+            assert list(desktop.registered.values()) == ["parley"]  # the app id, as its .desktop file is named
             desktop.press(times=3)  # a compositor repeating Activated while held: still one press
             await until(lambda: events.log == ["press"], what="press")
             desktop.release()
@@ -59,7 +60,6 @@ def test_bind_press_and_release(qloop: asyncio.Runner, desktop: FakeDesktop, ses
     qloop.run(scenario())
     names = desktop.call_names()
     assert names.index("Register") < names.index("CreateSession") < names.index("BindShortcuts")
-    assert list(desktop.registered.values()) == ["parley"]
     bind = next(body for name, body in desktop.calls if name == "BindShortcuts")
     (shortcut_id, props), = bind[1]
     assert shortcut_id == SHORTCUT_ID
