@@ -114,6 +114,7 @@ class Tray(QObject):
         if key not in self._icons:  # drawn once per state: state changes come several times a turn
             self._icons[key] = state_icon(state, muted=self.muted)
         self.icon.setIcon(self._icons[key])
+        self.status_action.setIcon(self._icons[key])
         text = f"Parley: {STATES[state][1]}" + (" (microphone muted)" if self.muted else "")
         self.icon.setToolTip(text)
         self.status_action.setText(text)

@@ -3,6 +3,7 @@ meter fed only while it shows and a Stop that stops the reply."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,19 @@ def test_overlay_never_takes_focus_and_sits_at_the_bottom_edge(window: MainWindo
     frame = overlay.geometry()
     assert area.contains(frame) and area.bottom() - frame.bottom() < 80
     assert abs(frame.center().x() - area.center().x()) <= 2
+
+
+def test_screenshot_of_the_overlay(window: MainWindow, tmp_path: Path) -> None:
+    """docs/overlay-*.png: `PARLEY_SCREENSHOTS=docs pytest tests/ui/test_overlay.py -k screenshot` refreshes them."""
+    out = Path(os.environ.get("PARLEY_SCREENSHOTS") or tmp_path)
+    window.hide()
+    for state, amplitude in (("listening", 9000), ("speaking", 4000)):
+        window.controller.turn_state_changed.emit(state)
+        overlay = window.shell.overlay
+        assert overlay is not None
+        signal = window.controller.mic_samples if state == "listening" else window.controller.assistant_samples
+        signal.emit(speech_chunk(amplitude))
+        image = overlay.grab().toImage()
+        assert image.width() >= 300
+        assert len({image.pixel(x, y) for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)}) > 8
+        assert image.save(str(out / f"overlay-{state}.png"))

@@ -3,6 +3,7 @@ triggered as the user's clicks would), muting, closing to the tray and starting 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,16 @@ def test_start_hidden_only_with_a_tray(qtbot: QtBot, tmp_path: Path, monkeypatch
     assert not hidden.isVisible() and hidden.shell.tray.show_action.text() == "Show Parley"
     hidden.shell.tray.show_action.trigger()
     assert hidden.isVisible()
+
+
+def test_screenshot_of_the_tray_menu(window: MainWindow, tmp_path: Path) -> None:
+    """docs/tray-menu.png: `PARLEY_SCREENSHOTS=docs pytest tests/ui/test_tray.py -k screenshot` refreshes it."""
+    out = Path(os.environ.get("PARLEY_SCREENSHOTS") or tmp_path)
+    window.controller.turn_state_changed.emit("idle")
+    tray = window.shell.tray
+    tray.menu.adjustSize()
+    image = tray.menu.grab().toImage()
+    icon = tray.icon.icon().pixmap(64, 64).toImage()
+    assert image.width() > 150 and image.height() > 150
+    assert len({image.pixel(x, y) for x in range(0, image.width(), 3) for y in range(0, image.height(), 3)}) > 8
+    assert image.save(str(out / "tray-menu.png")) and icon.save(str(out / "tray-icon-idle.png"))
