@@ -251,6 +251,7 @@ class PortalShortcuts:
         bus.add_message_handler(self._on_message)
         for rule in (f"type='signal',interface='{REQUEST}',member='Response'",
                      f"type='signal',interface='{SHORTCUTS}'",
+                     f"type='signal',interface='{SESSION}',member='Closed'",
                      f"type='signal',interface='{BUS_NAME}',member='NameOwnerChanged',arg0='{PORTAL_NAME}'"):
             await bus.call(Message(destination=BUS_NAME, path="/org/freedesktop/DBus", interface=BUS_NAME,
                                    member="AddMatch", signature="s", body=[rule]))
@@ -272,6 +273,14 @@ class PortalShortcuts:
             future = self._pending.get(msg.path or "")
             if future is not None and not future.done():
                 future.set_result((int(msg.body[0]), dict(msg.body[1])))
+        elif msg.interface == SHORTCUTS and msg.member == "ShortcutsChanged":
+            self._shortcuts_changed(msg)
+        elif msg.interface == SESSION and msg.member == "Closed" and msg.path == self._session:
+            self._session = None
+            self.binding = None
+            self._release()
+            self._on_status(False, "The desktop ended Parley's shortcut session: the global talk key is off. "
+                            "Turn it off and on in Settings → Hotkeys to ask again.")
         elif msg.interface == SHORTCUTS and msg.member in ("Activated", "Deactivated"):
             if str(msg.body[0]) != self._session or msg.body[1] != SHORTCUT_ID:
                 return
@@ -283,6 +292,16 @@ class PortalShortcuts:
                 self._release()
         elif msg.interface == BUS_NAME and msg.member == "NameOwnerChanged" and msg.body[0] == PORTAL_NAME:
             self._owner_changed(str(msg.body[2]))
+
+    def _shortcuts_changed(self, msg: Message) -> None:
+        """The user re-assigned the key in the desktop's own settings."""
+        if str(msg.body[0]) != self._session or self.binding is None:
+            return
+        for shortcut_id, props in msg.body[1]:
+            if shortcut_id == SHORTCUT_ID:
+                trigger = str(_unwrap(props.get("trigger_description", "")) or self.binding.trigger)
+                self.binding = Binding(SHORTCUT_ID, self.binding.preferred, trigger)
+                self._on_status(True, f"The desktop changed the talk key: hold {trigger} to talk from any app.")
 
     def _owner_changed(self, new_owner: str) -> None:
         if not new_owner:

@@ -40,6 +40,7 @@ class GlobalTalkKey(QObject):
         self.mechanism = "off"  # "portal", "x11", "off" (not wanted) or "none" (wanted, nothing works)
         self._status = (True, "Not checked yet.")
         self._generation = 0  # a newer apply() supersedes one still waiting on the portal
+        self._key = ""
 
     def status(self) -> tuple[bool, str]:
         return self._status
@@ -59,6 +60,9 @@ class GlobalTalkKey(QObject):
 
     async def apply(self, enabled: bool, key: str) -> None:
         """Turns the global key on with `key` (re-binding when it changed), or off."""
+        if enabled and self.mechanism == "portal" and key == self._key:
+            return  # bound already: asking again would show some desktops' dialog (KDE) at every settings OK
+        self._key = key
         self._generation += 1
         generation = self._generation
         if self._listener is not None:
@@ -92,6 +96,7 @@ class GlobalTalkKey(QObject):
         self._set_status(True, f"Active through {X11_LABEL} ({portal_reason}): hold {key} to talk. {reason}".strip())
 
     def stop(self) -> None:
+        self._key = ""
         if self._portal is not None:
             self._portal.close()
         if self._listener is not None:

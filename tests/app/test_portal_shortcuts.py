@@ -156,3 +156,28 @@ def test_rebinding_a_changed_key_uses_a_fresh_session(qloop: asyncio.Runner, des
 
     qloop.run(scenario())
     assert "Close" in desktop.call_names()
+
+
+def test_the_desktop_changing_the_key_or_ending_the_session_is_reported(
+        qloop: asyncio.Runner, desktop: FakeDesktop, session_bus: str) -> None:
+    events = Events()
+
+    async def scenario() -> None:
+        portal = events.client(session_bus)
+        try:
+            await portal.bind("F9")
+            desktop.change_trigger("Ctrl+Alt+T")
+            await until(lambda: bool(events.status), what="the change reported")
+            assert events.status[-1] == (True, "The desktop changed the talk key: hold Ctrl+Alt+T to talk from any "
+                                         "app.")
+            assert portal.binding is not None and portal.binding.trigger == "Ctrl+Alt+T"
+            desktop.press()
+            await until(lambda: events.log == ["press"], what="held")
+            desktop.close_sessions()
+            await until(lambda: events.log == ["press", "release"], what="the hold ends with the session")
+            assert events.status[-1][0] is False and "ended Parley's shortcut session" in events.status[-1][1]
+            assert portal.binding is None
+        finally:
+            portal.close()
+
+    qloop.run(scenario())

@@ -89,6 +89,24 @@ class FakeDesktop:
     def release(self, shortcut_id: str = "hold-to-talk") -> None:
         self._emit_to_sessions("Deactivated", shortcut_id)
 
+    def change_trigger(self, trigger: str, shortcut_id: str = "hold-to-talk") -> None:
+        """The user re-assigns the key in the desktop's settings: ShortcutsChanged to each session's owner."""
+        for session in list(self.sessions.values()):
+            if shortcut_id in session.shortcuts:
+                props = {"description": Variant("s", str(session.shortcuts[shortcut_id].get("description", ""))),
+                         "trigger_description": Variant("s", trigger)}
+                self._send(Message(message_type=MessageType.SIGNAL, destination=session.owner, path=PATH,
+                                   interface=SHORTCUTS, member="ShortcutsChanged", signature="oa(sa{sv})",
+                                   body=[session.path, [[shortcut_id, props]]]))
+
+    def close_sessions(self) -> None:
+        """The desktop ends every session (the user revoked the app's shortcuts): Session.Closed on each."""
+        for path, session in list(self.sessions.items()):
+            del self.sessions[path]
+            self._send(Message(message_type=MessageType.SIGNAL, destination=session.owner, path=path,
+                               interface="org.freedesktop.portal.Session", member="Closed", signature="a{sv}",
+                               body=[{}]))
+
     def invoke_action(self, notification_id: int, action: str) -> None:
         self._send(Message.new_signal(NOTIFY_PATH, NOTIFY_NAME, "ActionInvoked", "us", [notification_id, action]))
 

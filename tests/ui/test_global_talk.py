@@ -80,6 +80,8 @@ def test_portal_press_speech_release_is_one_turn_even_hidden_and_a_changed_key_r
         assert turn_kinds.count("input_audio_buffer.clear") == 1
         assert turn_kinds.count("input_audio_buffer.commit") == 1 and turn_kinds.count("response.create") == 1
 
+        await window.global_talk.apply(True, "F9")  # Settings → OK, key unchanged: no new bind (KDE would ask)
+        assert bound_triggers(desktop) == ["F9"] and window.global_talk.mechanism == "portal"
         controller.settings.set("global_hotkey", "ScrollLock")  # Settings → Hotkeys → OK
         window._apply_hotkeys()
         await until(lambda: bound_triggers(desktop) == ["F9", "Scroll_Lock"], what="re-bound with the new key")
