@@ -8,7 +8,6 @@ window's banner when the desktop refuses the key or its portal stops.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -46,10 +45,13 @@ class GlobalTalkKey(QObject):
         return self._status
 
     async def probe(self) -> tuple[bool, str]:
-        """Which mechanism would work, without binding anything: for the settings page."""
-        if self.mechanism in ("portal", "x11"):
+        """Which mechanism would work, without binding anything: for the settings page. With the key on, the
+        status apply() set already says what is active (or why not) and is kept."""
+        if self.mechanism != "off":
             return self._status
         portal_ok, portal_reason = await self._probe_portal()
+        if self.mechanism == "off" and self._portal is not None:
+            self._portal.close()  # nothing to keep the connection open for
         if portal_ok:
             return self._set_status(True, f"Available through {PORTAL_LABEL}; the desktop may ask you to confirm "
                                     "the key when you turn it on.")
@@ -134,8 +136,6 @@ class GlobalTalkKey(QObject):
                              "another key, to ask again.")
             self.problem.emit("The desktop refused the global talk key.", f"{exc}. Settings → Hotkeys asks again.")
             return
-        except asyncio.CancelledError:
-            raise
         if generation != self._generation:
             return
         self.mechanism = "portal"

@@ -22,6 +22,7 @@ class LevelMeter(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.level = 0.0  # 0..1
+        self.peak = 0.0  # the highest level since the last reset (what a glance would have caught)
         self.colour = QColor(MODES["listening"][1])
         self.setMinimumSize(120, 10)
 
@@ -33,6 +34,7 @@ class LevelMeter(QWidget):
         db = 20.0 * np.log10(max(rms, 1e-6))
         target = min(1.0, max(0.0, (db + FULL_SCALE_DB) / FULL_SCALE_DB))
         self.level = target if target > self.level else self.level * 0.7 + target * 0.3
+        self.peak = max(self.peak, self.level)
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -82,7 +84,7 @@ class Overlay(QWidget):
         self.mode = mode
         self.label.setText(text)
         self.meter.colour = QColor(colour)
-        self.meter.level = 0.0
+        self.meter.level = self.meter.peak = 0.0
         self.stop_button.setVisible(mode != "listening")  # there is nothing to stop while the user talks
         self.meter.update()
 

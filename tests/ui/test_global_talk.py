@@ -58,7 +58,7 @@ def test_portal_press_speech_release_is_one_turn_even_hidden_and_a_changed_key_r
                     what="the microphone streamed while the portal key is held")
         overlay = window.shell.overlay  # the window is hidden: the overlay says Parley listens
         assert overlay is not None and overlay.isVisible() and overlay.mode == "listening"
-        assert overlay.meter.level > 0.3, "the level meter shows the speech"
+        assert overlay.meter.peak > 0.3, "the level meter showed the speech"
         desktop.release()
         await until(lambda: server.received_types().count("response.create") == before + 1, what="turn sent")
         await until(lambda: controller.turn_state == "idle", within=20, what="reply played to the end")
@@ -198,6 +198,28 @@ def test_without_portal_or_display_the_page_says_why_and_the_option_is_off(
         assert text.startswith("Global hotkey unavailable: No XDG desktop portal on the session bus; and the X11")
         assert "no X display" in text
         assert not page.fields["global_hotkey_enabled"].isEnabled()
+    finally:
+        window.close()
+        window.deleteLater()
+
+
+def test_with_a_portal_and_the_key_off_the_page_offers_it(qloop: asyncio.Runner, desktop: FakeDesktop,
+                                                          tmp_path: Path) -> None:
+    _controller, window, _keys, _banners = make_window(tmp_path)
+
+    async def scenario() -> HotkeysPage:
+        dialog = window.open_settings()
+        page = dialog.page(HotkeysPage)
+        assert isinstance(page, HotkeysPage)
+        await until(lambda: "portal" in page.global_status.text(), what="the probe's answer")
+        return page
+
+    try:
+        page = qloop.run(scenario())
+        assert page.global_status.text() == ("Global hotkey: Available through the desktop's GlobalShortcuts "
+                                             "portal; the desktop may ask you to confirm the key when you turn it on.")
+        assert page.fields["global_hotkey_enabled"].isEnabled()
+        assert "BindShortcuts" not in desktop.call_names(), "a look, not a binding"
     finally:
         window.close()
         window.deleteLater()
