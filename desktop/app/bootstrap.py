@@ -59,7 +59,8 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
     window.closed.connect(closed.set)
     window.shell.first_show()
     log.info("window %s", "shown" if window.isVisible() else "hidden in the tray")
-    closer = SignalCloser(window.close) if threading.current_thread() is threading.main_thread() else None
+    # Ctrl+C / SIGTERM quit: a plain close may only hide the window to the tray.
+    closer = SignalCloser(window.shell.quit) if threading.current_thread() is threading.main_thread() else None
     collector = MainThreadCollector()
     collector.start()
     await controller.start()
