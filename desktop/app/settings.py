@@ -104,6 +104,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting("tray_notice_shown", bool, False, "The one-time notice that closing hides Parley to the tray was "
             "shown."),
     Setting("start_at_login", bool, False, "Start Parley when you log in to this computer."),
+    Setting("earcons", bool, False, "Play a short sound when Parley starts and stops listening."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop.app.autostart import Autostart
 from desktop.app.controller import Controller
+from desktop.app.earcons import Earcons
 from desktop.app.mic_mute import MicMute
 from desktop.app.notifications import Notifier
 from desktop.app.resources import resource_path
@@ -54,6 +55,9 @@ class DesktopShell(QObject):
         self._overlay_fed = False
         self._turn_state = controller.turn_state
         controller.turn_state_changed.connect(self._update_overlay)
+        self.earcons = Earcons()
+        self._cue_state = controller.turn_state
+        controller.turn_state_changed.connect(self._cue)
         window.installEventFilter(self)
         t.show()
 
@@ -124,6 +128,16 @@ class DesktopShell(QObject):
             self.tray.set_window_visible(event.type() == QEvent.Type.Show)
             self._update_overlay(self._turn_state)
         return False
+
+    def _cue(self, state: str) -> None:
+        """Earcons (a setting): a rising chirp as listening starts, a falling one as it ends."""
+        previous, self._cue_state = self._cue_state, state
+        if state == previous or not self.controller.settings.get("earcons"):
+            return
+        if state == "listening":
+            self.earcons.play("start")
+        elif previous == "listening":
+            self.earcons.play("stop")
 
     # --- the overlay: while hidden, say that Parley listens or speaks
 

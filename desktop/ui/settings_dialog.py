@@ -280,7 +280,7 @@ class HotkeysPage(OptionsPage):
 
 class DesktopPage(OptionsPage):
     title = "Desktop"
-    keys = ("close_to_tray", "start_hidden", "start_at_login")
+    keys = ("close_to_tray", "start_hidden", "start_at_login", "earcons")
 
 
 class SettingsDialog(QDialog):
