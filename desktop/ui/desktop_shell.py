@@ -111,6 +111,8 @@ class DesktopShell(QObject):
             self.controller.error.emit("Start at login could not be changed.", f"{autostart.location()}: {exc}")
 
     def stop(self) -> None:
+        """The window closes for real: nothing of the shell may come back (its hide must not show the overlay)."""
+        self.quitting = True
         self.tray.hide()
         self.notifier.close()
         if self.overlay is not None:

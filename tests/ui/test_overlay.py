@@ -101,3 +101,12 @@ def test_screenshot_of_the_overlay(window: MainWindow, tmp_path: Path) -> None:
         assert image.width() >= 300
         assert len({image.pixel(x, y) for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)}) > 8
         assert image.save(str(out / f"overlay-{state}.png"))
+
+
+def test_closing_the_window_mid_reply_shows_no_overlay(window: MainWindow) -> None:
+    window.controller.turn_state_changed.emit("speaking")
+    closed: list[int] = []
+    window.closed.connect(lambda: closed.append(1))
+    window.close()  # no tray here: the window really closes, and its hide is not "hidden while speaking"
+    assert closed == [1]
+    assert window.shell.overlay is None or not window.shell.overlay.isVisible()
