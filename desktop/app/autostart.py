@@ -59,6 +59,36 @@ def desktop_entry(launch: Launch, icon: str = APP_ID) -> str:
     return "\n".join(lines)
 
 
+def launcher_entry_path() -> Path:
+    """Where the user's own launcher entry goes: $XDG_DATA_HOME/applications/parley.desktop."""
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "applications" / f"{APP_ID}.desktop"
+
+
+def find_launcher_entry() -> Path | None:
+    """An installed parley.desktop in the XDG data folders (the user's first, then the system's), if any."""
+    dirs = [str(launcher_entry_path().parent.parent)]
+    dirs += (os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":")
+    for folder in dirs:
+        candidate = Path(folder) / "applications" / f"{APP_ID}.desktop"
+        if folder and candidate.is_file():
+            return candidate
+    return None
+
+
+def ensure_launcher_entry(icon: str = APP_ID) -> Path:
+    """Makes sure a parley.desktop is installed, writing the user's own when none is: the desktop portal only
+    accepts an unsandboxed app's id when a desktop entry of that name exists (and menus then list Parley)."""
+    found = find_launcher_entry()
+    if found is not None:
+        return found
+    path = launcher_entry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = desktop_entry(current_launch(), icon).replace("X-GNOME-Autostart-enabled=true\n", "")
+    path.write_text(entry, encoding="utf-8")
+    return path
+
+
 def launch_agent(launch: Launch) -> bytes:
     plist: dict[str, object] = {"Label": LABEL, "ProgramArguments": list(launch.argv), "RunAtLoad": True,
                                 "ProcessType": "Interactive"}

@@ -235,7 +235,9 @@ class PortalShortcuts:
         reply = await bus.call(Message(destination=PORTAL_NAME, path=PORTAL_PATH, interface=REGISTRY,
                                        member="Register", signature="sa{sv}", body=[self._app_id, {}]))
         if reply is not None and reply.message_type == MessageType.ERROR and reply.error_name not in _NOT_NEEDED:
-            log.warning("portal registry refused app id %s: %s %s", self._app_id, reply.error_name, reply.body)
+            detail = reply.body[0] if reply.body else reply.error_name
+            raise PortalError(f"the desktop portal did not accept Parley's app id {self._app_id!r} ({detail}); it "
+                              f"needs an installed {self._app_id}.desktop")
         self._registered_with = self._owner
 
     # --- the connection and its signals

@@ -8,6 +8,7 @@ window's banner when the desktop refuses the key or its portal stops.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -121,10 +122,18 @@ class GlobalTalkKey(QObject):
         return await self._portal.probe()
 
     async def _bind_portal(self, key: str, generation: int) -> None:
+        from desktop.app.autostart import ensure_launcher_entry
         from desktop.app.portal_shortcuts import PortalError
+        from desktop.app.resources import resource_path
 
         assert self._portal is not None
         self._set_status(True, f"Asking {PORTAL_LABEL} for {key} (the desktop may show a dialog)…")
+        icon = resource_path("icons/parley-256.png")
+        try:
+            # The portal accepts Parley's app id only with a parley.desktop installed (ours, if none is).
+            await asyncio.to_thread(ensure_launcher_entry, str(icon) if icon.exists() else "parley")
+        except OSError as exc:
+            log.warning("could not install parley.desktop for the portal: %s", exc)
         try:
             binding = await self._portal.bind(key)
         except PortalError as exc:

@@ -135,3 +135,21 @@ def test_the_setting_writes_and_removes_the_entry(qloop: asyncio.Runner, tmp_pat
     finally:
         window.shell.quit()
         window.deleteLater()
+
+
+def test_launcher_entry_is_installed_once_and_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop.app.autostart import ensure_launcher_entry, find_launcher_entry
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "system"))
+    assert find_launcher_entry() is None
+    path = ensure_launcher_entry()
+    assert path == tmp_path / "data" / "applications" / "parley.desktop"
+    validate(path)
+    entry = path.read_text()
+    assert exec_argv(entry) == [sys.executable, "-m", "desktop"] and "Autostart" not in entry
+    system = tmp_path / "system" / "applications" / "parley.desktop"
+    system.parent.mkdir(parents=True)
+    system.write_text(entry)
+    path.unlink()
+    assert ensure_launcher_entry() == system and not path.exists(), "an installed entry is used, not copied"

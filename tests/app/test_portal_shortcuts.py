@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from desktop.app.autostart import ensure_launcher_entry
 from desktop.app.portal_shortcuts import SHORTCUT_ID, PortalError, PortalShortcuts, preferred_trigger
 from tests.support.app_harness import until
 from tests.support.fake_desktop import FakeDesktop
@@ -22,6 +24,13 @@ class Events:
     def client(self, address: str) -> PortalShortcuts:
         return PortalShortcuts(lambda: self.log.append("press"), lambda: self.log.append("release"),
                                lambda ok, text: self.status.append((ok, text)), bus_address=address)
+
+
+@pytest.fixture(autouse=True)
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """parley.desktop installed in this test's own data home (what GlobalTalkKey makes sure of before binding)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return ensure_launcher_entry()
 
 
 @pytest.fixture
@@ -181,3 +190,21 @@ def test_the_desktop_changing_the_key_or_ending_the_session_is_reported(
             portal.close()
 
     qloop.run(scenario())
+
+
+def test_without_an_installed_desktop_file_the_app_id_is_refused_clearly(
+        qloop: asyncio.Runner, desktop: FakeDesktop, session_bus: str, installed: Path) -> None:
+    installed.unlink()
+    events = Events()
+
+    async def scenario() -> None:
+        portal = events.client(session_bus)
+        try:
+            with pytest.raises(PortalError, match=r"did not accept Parley's app id 'parley' \(App info not found "
+                                                  r"for 'parley'\); it needs an installed parley.desktop"):
+                await portal.bind("F9")
+        finally:
+            portal.close()
+
+    qloop.run(scenario())
+    assert "CreateSession" not in desktop.call_names()

@@ -4,7 +4,8 @@ a Freedesktop notification daemon, as the specifications define them, run on the
 The portal follows the Request/Response pattern: each method answers with a Request object path built from the
 caller's unique name and its handle_token, then sends Response(code, results) on that path to the caller only.
 Sessions are object paths from session_handle_token; Activated/Deactivated go to the session's owner. Like the
-real portal it refuses CreateSession before the app registered its id, and sends session_handle as a string.
+real portal it refuses CreateSession before the app registered its id, accepts an id only when a desktop file
+of that name is installed, and sends session_handle as a string.
 
 The test drives it: `press()`/`release()` as the user's key, `bind_mode` to refuse, `stop()` to make the portal
 vanish from the bus and `start()` to bring it back; `calls` and `notifications` record what the app asked.
@@ -13,6 +14,7 @@ vanish from the bus and `start()` to bring it back; `calls` and `notifications` 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from concurrent.futures import Future
@@ -28,6 +30,13 @@ SHORTCUTS = "org.freedesktop.portal.GlobalShortcuts"
 REGISTRY = "org.freedesktop.host.portal.Registry"
 NOTIFY_NAME = "org.freedesktop.Notifications"
 NOTIFY_PATH = "/org/freedesktop/Notifications"
+
+
+def _desktop_file_installed(app_id: str) -> bool:
+    """Whether `app_id`.desktop is in an applications folder of the XDG data dirs (as GLib searches them)."""
+    home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    dirs = [home, *(os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":")]
+    return any(d and os.path.isfile(os.path.join(d, "applications", f"{app_id}.desktop")) for d in dirs)
 
 
 def _introspection(*interfaces: str) -> str:
@@ -183,7 +192,11 @@ class FakeDesktop:
                 return Message.new_method_return(msg, "s", [_introspection(NOTIFY_NAME)])
             return None
         if msg.interface == REGISTRY and msg.member == "Register":
-            self.registered[msg.sender or ""] = str(msg.body[0])
+            app_id = str(msg.body[0])
+            if not _desktop_file_installed(app_id):  # the real portal looks the id up as a GDesktopAppInfo
+                return Message.new_error(msg, "org.freedesktop.DBus.Error.Failed",
+                                         f"App info not found for '{app_id}'")
+            self.registered[msg.sender or ""] = app_id
             return Message.new_method_return(msg)
         if msg.interface == SHORTCUTS and self.global_shortcuts:
             return self._shortcuts(msg)

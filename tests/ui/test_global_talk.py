@@ -26,9 +26,10 @@ pytest_plugins = ["tests.support.session_bus"]
 
 
 @pytest.fixture(autouse=True)
-def no_display(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_display(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # where the app installs its parley.desktop
 
 
 @pytest.fixture
@@ -71,6 +72,8 @@ def test_portal_press_speech_release_is_one_turn_even_hidden_and_a_changed_key_r
         await controller.wait_ready()
         await until(lambda: controller.turn_state == "idle", what="session ready")
         await until(lambda: window.global_talk.mechanism == "portal", what="bound through the portal")
+        # The portal accepted the app id because the app installed its desktop entry first.
+        assert (tmp_path / "data" / "applications" / "parley.desktop").is_file()
         assert window.global_talk.status() == (True, "Active through the desktop's GlobalShortcuts portal: hold "
                                                "F9 to talk from any app.")
         window.hide()  # the key works with the window out of sight: that is what a global key is for
