@@ -63,9 +63,10 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
     network.back.connect(controller.retry_now)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
-    window.show()
-    log.info("window shown")
-    closer = SignalCloser(window.close) if threading.current_thread() is threading.main_thread() else None
+    window.shell.first_show()
+    log.info("window %s", "shown" if window.isVisible() else "hidden in the tray")
+    # Ctrl+C / SIGTERM quit: a plain close may only hide the window to the tray.
+    closer = SignalCloser(window.shell.quit) if threading.current_thread() is threading.main_thread() else None
     collector = MainThreadCollector()
     collector.start()
     await controller.start()

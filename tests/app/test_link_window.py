@@ -67,10 +67,15 @@ def test_drop_mid_reply_shows_the_bar_and_comes_back(qloop: asyncio.Runner, real
             assert time.monotonic() - dropped_at < 2.0
             await until(lambda: not app.window.link_bar.isVisible(), what="link bar hidden")
             assert "#66bb6a" in app.window.connection_label.text()  # the green dot of a live link
-            replayed = [e["item"]["content"][0]["text"] for e in realtime_server.received
+
+            def replayed() -> list[str]:
+                return [e["item"]["content"][0]["text"] for e in realtime_server.received
                         if e["type"] == "conversation.item.create"]
-            assert replayed[:3] == ["Remember the word pelican.", "Tell me a long story.",
-                                    "Remember the word pelican."]  # typed twice, then the replay begins
+
+            # the replay follows the session.update on the new socket; the server may not have read it yet
+            await until(lambda: len(replayed()) >= 3, what="history replayed")
+            assert replayed()[:3] == ["Remember the word pelican.", "Tell me a long story.",
+                                      "Remember the word pelican."]  # typed twice, then the replay begins
             # the transcript shows each item once: replayed items are not drawn again
             assert app.window.transcript.plain_text().count("Remember the word pelican.") == 1
             assert transcript.count(ANSWER) == app.window.transcript.plain_text().count(ANSWER)
@@ -212,9 +217,13 @@ def test_long_conversation_outlives_the_session_cap_unnoticed(qloop: asyncio.Run
             assert not app.window.link_bar.isVisible()
             sessions = [e for e in server.received if e["type"] == "session.update"]
             assert len(sessions) >= 3  # the first session and two replacements, each configured
-            texts = [e["item"]["content"][0]["text"] for e in server.received
-                     if e["type"] == "conversation.item.create"]
-            assert texts.count("Remember the word pelican.") >= 3  # typed once, then replayed into each new one
+
+            def texts() -> list[str]:
+                return [e["item"]["content"][0]["text"] for e in server.received
+                        if e["type"] == "conversation.item.create"]
+
+            # typed once, then replayed into each new session (the server may not have read the last replay yet)
+            await until(lambda: texts().count("Remember the word pelican.") >= 3, what="replayed into each")
             assert app.window.transcript.plain_text().count("Remember the word pelican.") == 1
             assert server.violations == []
         finally:
