@@ -19,6 +19,7 @@ from desktop.core.config import ConnectionConfig, SessionConfig
 from desktop.core.connection import Connection
 from desktop.core.effects import Effect, FunctionCallRequested
 from desktop.core.errors import RealtimeError
+from desktop.core.live import LiveSession
 from desktop.core.session import PlayedSamples, Session, StopPlaybackNow
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class RealtimeDriver:
         update_timeout_s: float = 5.0,
     ) -> None:
         self.connection_config = connection
-        self.session = Session(
+        kind = LiveSession if connection.protocol == "live" else Session
+        self.session: Session | LiveSession = kind(
             config, played_samples=played_samples, stop_playback=stop_playback, update_timeout_s=update_timeout_s
         )
         self._on_effect = on_effect
@@ -74,6 +76,8 @@ class RealtimeDriver:
         """Clean close: queued events go out, the socket closes with 1000, every task ends."""
         self._closing = True
         if self._connection is not None:
+            if isinstance(self.session, LiveSession) and self._connection.is_open:
+                self._connection.send_nowait(self.session.close_event())  # finalises the Live session
             await self._connection.close()
         tasks = [*self._tasks, *([self._runner] if self._runner else [])]
         for task in tasks:
