@@ -103,8 +103,9 @@ class ConnectionConfig:
     auth_style: AuthStyle = AuthStyle.BEARER
     protocol: str = "realtime"  # or "live": GPT-Live, whose URL names no model (session.start does)
     open_timeout_s: float = 10.0
-    ping_interval_s: float = 20.0
-    ping_timeout_s: float = 20.0
+    ping_interval_s: float = 2.0  # a link quiet this long is pinged ...
+    ping_timeout_s: float = 3.0  # ... and dropped when neither the pong nor any data comes back in this time
+    close_timeout_s: float = 2.0
     send_queue_size: int = 1000
 
     def resolved_url(self) -> str:
@@ -118,6 +119,11 @@ class ConnectionConfig:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode({'model': self.model})}"
         check_url_security(url)
         return url
+
+    def endpoint(self) -> tuple[str, int]:
+        """Host and TCP port of the server, for the reachability probe."""
+        parts = urlsplit(self.url or OPENAI_REALTIME_URL)
+        return parts.hostname or "localhost", parts.port or (443 if parts.scheme == "wss" else 80)
 
     def headers(self) -> dict[str, str]:
         """Auth headers only. Never `OpenAI-Beta`: the beta shape is off and answered with close 4000."""

@@ -9,6 +9,7 @@ from typing import Any
 from desktop.core.conversation import TranscriptEntry
 from desktop.core.errors import RealtimeError
 from desktop.core.events import RateLimit
+from desktop.core.link import LinkStatus
 from desktop.core.state import TurnState
 from desktop.core.usage import UsageTotals
 
@@ -49,8 +50,12 @@ class TranscriptChanged:
 
 @dataclass(frozen=True)
 class UsageChanged:
+    """`cost_usd` is None when the backend's price is unknown; `meter` and `detail` are the meter's text."""
+
     totals: UsageTotals
-    cost_usd: float
+    cost_usd: float | None
+    meter: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,14 @@ class FunctionCallRequested:
 
 
 @dataclass(frozen=True)
+class FunctionCallsAbandoned:
+    """The user moved on (talk, Stop, typed text, spoke hands-free) while these calls had no output yet: the app
+    cancels them and still answers each one (the session sends the outputs, but no follow-up response.create)."""
+
+    call_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SessionConfigured:
     """The server confirmed a session.update; `session` is its effective configuration."""
 
@@ -79,6 +92,20 @@ class RateLimitsChanged:
     rate_limits: tuple[RateLimit, ...]
 
 
+@dataclass(frozen=True)
+class LinkChanged:
+    """The link went up or down, or the next reconnect attempt was scheduled (for a countdown)."""
+
+    status: LinkStatus
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A sentence for the transcript that is not an error: a message queued while offline, then sent."""
+
+    text: str
+
+
 Effect = (
     StateChanged
     | PlayAudio
@@ -88,6 +115,9 @@ Effect = (
     | UsageChanged
     | ErrorRaised
     | FunctionCallRequested
+    | FunctionCallsAbandoned
     | SessionConfigured
     | RateLimitsChanged
+    | LinkChanged
+    | Notice
 )

@@ -28,7 +28,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,15 +46,15 @@ from desktop.core.effects import (
     UsageChanged,
 )
 from desktop.core.errors import RealtimeError, ServerError, ServerErrorInfo
+from desktop.core.models import DurationPrices, Pricing, find, list_prices
+from desktop.core.replay import within_budget
 from desktop.core.session import PlayedSamples, StopPlaybackNow
 from desktop.core.state import TurnState
 from desktop.core.usage import UsageTotals
 
 log = logging.getLogger(__name__)
 
-PRICE_PER_ACTIVE_MINUTE = 0.05  # US dollars: a WebSocket session is always "active" (gpt-live-1, gpt-live-1.1)
 DELEGATE_MODEL = "gpt-5.4-mini"  # the Responses model that runs Parley's tools for the Live model
-REPLAY_MESSAGES = 20  # text history put into `input` after a reconnect (the API takes up to 128)
 PAD_CHUNK_S = 0.1  # silence appended per step when the microphone sent nothing
 STOP_INSTRUCTION = ("The user pressed Stop. Stop speaking now and wait for the user. Of your last reply they "
                     "heard only: \"{heard}\"")
@@ -85,6 +85,7 @@ class LiveSession:
         clock: Callable[[], float] = time.monotonic,
         utterance_gap_s: float = 0.6,
         update_timeout_s: float = 5.0,  # accepted for the driver's sake: Live has no general session.update
+        pricing: Pricing = list_prices,  # token prices: Live bills by the second instead (see _usage)
     ) -> None:
         self._config = config
         self._played_samples = played_samples
@@ -98,11 +99,14 @@ class LiveSession:
         self._utterances = itertools.count(1)
         self.conversation = Conversation()
         self.usage = UsageTotals()
-        self.seconds = 0.0
+        self.seconds = 0.0  # of the current server session
+        self._banked_seconds = 0.0  # of the earlier ones (a reconnect starts a new session at zero)
         self._ever_connected = False
         self._reset_server_state()
 
     def _reset_server_state(self) -> None:
+        self._banked_seconds += self.seconds  # a new server session counts from zero
+        self.seconds = 0.0
         self._connected = False
         self._started = False
         self._muted: bool | None = None  # what the server was last told
@@ -151,11 +155,13 @@ class LiveSession:
 
     # ------------------------------------------------------------------------------------------ connection
 
-    def connection_opened(self) -> None:
-        reconnect = self._ever_connected
+    def connection_opened(self, *, quiet: bool = False) -> None:
+        """A socket is up: start the session, with the text history so far in `input` (after a reconnect, or
+        when an earlier conversation is continued). `quiet`: a session replaced between turns."""
         self._reset_server_state()
         self._connected = self._ever_connected = True
-        self._set_state(TurnState.CONNECTING)
+        if not quiet:
+            self._set_state(TurnState.CONNECTING)
         session: dict[str, Any] = {
             "model": self._config.model,
             "instructions": self._instructions(),
@@ -165,7 +171,7 @@ class LiveSession:
         delegation = self._delegation()
         if delegation is not None:
             session["delegation"] = delegation
-        history = self._history() if reconnect else []
+        history = self._history()
         if history:
             session["input"] = history
         self._send({"type": "session.start", "session": session})
@@ -185,17 +191,28 @@ class LiveSession:
         return {"type": "responses", "responses": {"model": DELEGATE_MODEL, "tools": tools}}
 
     def _history(self) -> list[dict[str, Any]]:
+        """The `input` of session.start: the newest text within the replay budget, in conversation order."""
         items: list[dict[str, Any]] = []
-        for entry in self.conversation.entries()[-REPLAY_MESSAGES:]:
+        for entry in within_budget(self.conversation.entries()):
             text = entry.heard_text.strip()
-            if not text:
-                continue
             if entry.role == "user":
                 items.append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
             else:
                 items.append({"type": "message", "role": "assistant",
                               "content": [{"type": "output_text", "text": text}]})
         return items
+
+    def seed(self, entries: Sequence[TranscriptEntry]) -> None:
+        """Continues an earlier conversation. Live takes earlier text only at the start (`input`), so the entries
+        join this conversation and go to the server with the next session.start."""
+        for entry in entries:
+            self.conversation.add(entry.item_id, entry.role)
+            self.conversation.replace(entry)
+
+    def between_turns(self) -> bool:
+        """Connected and quiet: a good moment to replace the session."""
+        return (self._started and self._state is TurnState.IDLE and not self._pressed and self._speaking is None
+                and not any(not c.answered for d in self._delegations.values() for c in d.calls.values()))
 
     def connection_lost(self, error: RealtimeError | None, *, reconnecting: bool) -> None:
         if self._speaking is not None:
@@ -373,8 +390,7 @@ class LiveSession:
         elif kind == "session.input_transcript.delta":
             self._input_text(str(event["delta"]))
         elif kind == "session.usage.updated":
-            self.seconds = float(event["usage"]["seconds"])  # cumulative: never summed
-            self._effects.append(UsageChanged(self.usage, self.seconds / 60 * PRICE_PER_ACTIVE_MINUTE))
+            self._usage(float(event["usage"]["seconds"]))
         elif kind == "response.event":
             self._response_event(event["event"])
         elif kind == "error":
@@ -387,10 +403,26 @@ class LiveSession:
         elif kind == "session.closed":
             log.info("live session closed: %s", event.get("reason"))
             if "usage" in event:
-                self.seconds = float(event["usage"]["seconds"])
-                self._effects.append(UsageChanged(self.usage, self.seconds / 60 * PRICE_PER_ACTIVE_MINUTE))
+                self._usage(float(event["usage"]["seconds"]))
         else:  # acknowledgements (…appended, muted, unmuted, session.updated) and newer events
             log.debug("live event %s", kind)
+
+    def _usage(self, seconds: float) -> None:
+        """Cumulative seconds of this session (snapshots: never summed), priced per second when the model's
+        price is known; earlier sessions of the conversation (before a reconnect) count too."""
+        self.seconds = seconds
+        total = self._banked_seconds + seconds
+        model = find(self._config.model)
+        prices = model.prices if model is not None else None
+        if isinstance(prices, DurationPrices):
+            cost: float | None = total / 60 * prices.active_per_minute
+            meter = f"${cost:.3f}"
+            detail = (f"GPT-Live bills by the second: {total:.0f} s of session at ${prices.active_per_minute:g} "
+                      "per minute (list price).")
+        else:
+            cost, meter = None, f"{total:.0f} s"
+            detail = "This model's price is not known, so Parley counts seconds of session instead of dollars."
+        self._effects.append(UsageChanged(self.usage, cost, meter, detail))
 
     def _output_audio(self, pcm: bytes) -> None:
         now = self._clock()

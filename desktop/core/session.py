@@ -12,10 +12,11 @@ explicitly for callers that have a fresher figure. Without a callable, all recei
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +28,8 @@ from desktop.core.effects import (
     Effect,
     ErrorRaised,
     FunctionCallRequested,
+    FunctionCallsAbandoned,
+    Notice,
     PlayAudio,
     RateLimitsChanged,
     SessionConfigured,
@@ -36,8 +39,10 @@ from desktop.core.effects import (
     UsageChanged,
 )
 from desktop.core.errors import RealtimeError, ServerError, ServerErrorInfo, SessionUpdateError
+from desktop.core.models import Pricing, list_prices
+from desktop.core.replay import replay_events
 from desktop.core.state import TurnState
-from desktop.core.usage import UsageTotals
+from desktop.core.usage import UsageTotals, meter_text
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,6 @@ PlayedSamples = Callable[[str], int]
 StopPlaybackNow = Callable[[str], int]  # silences the player, returns the item's final heard samples
 
 MIN_TURN_MS = 150  # shorter presses are clicks, not speech; the server rejects commits under 100 ms anyway
-REPLAY_ENTRIES = 20  # text history replayed into a fresh session after a reconnect
 
 
 @dataclass
@@ -78,8 +82,10 @@ class Session:
         stop_playback: StopPlaybackNow | None = None,
         clock: Callable[[], float] = time.monotonic,
         update_timeout_s: float = 5.0,
+        pricing: Pricing = list_prices,
     ) -> None:
         self._config = config
+        self._pricing = pricing
         self._played_samples = played_samples
         self._stop_playback = stop_playback
         self._clock = clock
@@ -96,6 +102,8 @@ class Session:
         self.effective_session: dict[str, Any] = {}
         self._sent_types: OrderedDict[str, str] = OrderedDict()  # event_id -> type, to name an error's cause
         self._pending_update: tuple[str, float] | None = None  # (event_id, deadline)
+        self.queued_texts: list[str] = []  # typed while offline, sent on the next connection
+        self._unconfirmed: list[str] = []  # typed texts sent but not yet echoed by the server as an item
         self._reset_server_state()
 
     def _reset_server_state(self) -> None:
@@ -155,30 +163,80 @@ class Session:
 
     # ------------------------------------------------------------------------------------------ connection
 
-    def connection_opened(self) -> None:
-        """A socket is up (first time or after a reconnect): configure it and replay the text history."""
-        reconnect = self._ever_connected
+    def connection_opened(self, *, quiet: bool = False) -> None:
+        """A socket is up (first time or after a reconnect): configure it and replay the text history, then send
+        what was typed while offline. `quiet`: a session recycled between turns, the window shows no change."""
         self._reset_server_state()
         self._connected = self._ever_connected = True
-        self._set_state(TurnState.CONNECTING)
+        if not quiet:
+            self._set_state(TurnState.CONNECTING)
         self._send_config()
-        if reconnect:
-            for entry in self.conversation.entries()[-REPLAY_ENTRIES:]:
-                text = entry.heard_text.strip()
-                if text:
-                    self._send(ev.user_text(text) if entry.role == "user" else ev.assistant_text(text))
+        for event in replay_events(self.conversation.entries()):  # empty on a first connection unless seeded
+            self._send(event)
+        if self.queued_texts:
+            queued, self.queued_texts = self.queued_texts, []
+            for text in queued:
+                self._send(ev.user_text(text))
+                self._unconfirmed.append(text)
+            self._send(ev.response_create())
+            self._set_state(TurnState.THINKING)
+            self._effects.append(Notice(f"Connected: sent {_messages(len(queued))} typed while offline."))
+
+    def seed(self, entries: Sequence[TranscriptEntry]) -> None:
+        """Continues an earlier conversation: its text joins this one and goes to the server (now if connected,
+        else on connecting), within the replay budget."""
+        for entry in entries:
+            self.conversation.add(entry.item_id, entry.role)
+            self.conversation.replace(entry)
+        if self._connected:
+            for event in replay_events(entries):
+                self._send(event)
 
     def connection_lost(self, error: RealtimeError | None, *, reconnecting: bool) -> None:
-        self._connected = False
-        if self._current_audio is not None:
-            self._effects.append(StopPlayback(self._current_audio))
+        was_connected, self._connected = self._connected, False
+        self._pressed = False
+        self._cut_off_playing_answer()
         if error is not None:
             self._error(error)
+        if self._unconfirmed:  # sent into a link that died before the server confirmed it: send it again
+            self.queued_texts[:0], self._unconfirmed = self._unconfirmed, []
+            self._effects.append(Notice(f"The link dropped before {_messages(len(self.queued_texts))} reached "
+                                        "the server: it will be sent again when the link is back."))
+        if was_connected and self._config.hands_free:
+            self._effects.append(Notice("The connection is down: what you say until it is back is not heard."))
         self._set_state(TurnState.RECONNECTING if reconnecting else TurnState.ERROR)
+
+    def _cut_off_playing_answer(self) -> None:
+        """The link died mid-answer: playback stops, and the transcript (and so the replay into the next
+        session) keeps only what was heard, as after a barge-in."""
+        item = self._audio.get(self._current_audio or "")
+        if item is None:
+            return
+        if not self._still_playing(item):
+            self._effects.append(StopPlayback(item.item_id))
+            return
+        played = self._stop_playback(item.item_id) if self._stop_playback is not None else self._played(item)
+        item.interrupted = True
+        self._effects.append(StopPlayback(item.item_id))
+        entry = self.conversation.get(item.item_id)
+        if entry is not None and item.received:
+            fraction = min(max(played, 0), item.received) / item.received
+            self._transcript(replace(entry, interrupted=True, heard_fraction=fraction))
+
+    def between_turns(self) -> bool:
+        """Connected and quiet: nobody talking, no answer coming or playing, no tool call waiting."""
+        return (
+            self._connected
+            and self._state is TurnState.IDLE
+            and not self._pressed
+            and not self._busy()
+            and not any(r.calls and not r.continued for r in self._responses.values())
+        )
 
     def connection_failed(self, error: RealtimeError) -> None:
         """Gave up: the app must ask the user (bad key, bad URL) before anything else is tried."""
         self._connected = False
+        self._pressed = False
         self._error(error)
         self._set_state(TurnState.ERROR)
 
@@ -215,6 +273,7 @@ class Session:
     def press(self) -> bool:
         """Push-to-talk pressed: cut the assistant off if needed, start a fresh input buffer."""
         if not self._connected:
+            self._effects.append(Notice("Not connected: what you say now is not sent. Typed messages wait."))
             return False
         self._interrupt_if_busy()
         self._abandon_tool_followups()
@@ -253,11 +312,18 @@ class Session:
         return True
 
     def send_text(self, text: str) -> None:
-        if not self._connected or not text.strip():
+        if not text.strip():
+            return
+        if not self._connected:
+            self.queued_texts.append(text)
+            self._effects.append(
+                Notice(f"Not connected: {_messages(len(self.queued_texts))} will be sent when the link is back.")
+            )
             return
         self._interrupt_if_busy()
         self._abandon_tool_followups()
         self._send(ev.user_text(text))
+        self._unconfirmed.append(text)
         self._send(ev.response_create())
         self._set_state(TurnState.THINKING)
 
@@ -280,6 +346,8 @@ class Session:
                 if self._connected:
                     self._send(ev.function_call_output(call_id, output))
                 self._maybe_continue(response)
+                if response.continued and response.done and response.answered >= set(response.calls):
+                    self._responses.pop(response.id, None)  # abandoned earlier: nothing more to wait for
                 return
         log.warning("result for an unknown or already answered function call %s", call_id)
 
@@ -499,12 +567,15 @@ class Session:
         if self._config.interrupt_response:
             # The server cancels its own response on speech; locally we still stop playback and truncate.
             self.interrupt(server_cancelled=True)
+        self._abandon_tool_followups()  # the server answers the new turn itself; a follow-up would collide
         self._set_state(TurnState.LISTENING)
 
     def _on_item(self, item: ev.ItemInfo, previous: str | None) -> None:
         if item.type != "message" or item.role not in ("user", "assistant"):
             return
         known = item.id in self.conversation
+        if item.role == "user" and item.text in self._unconfirmed:
+            self._unconfirmed.remove(item.text)
         entry = self.conversation.add(item.id, item.role, previous)
         if item.text and not entry.text and item.role == "user":
             self._transcript(replace(entry, text=item.text, done=True))
@@ -532,6 +603,9 @@ class Session:
         if call_id in response.calls:
             return  # function_call_arguments.done and output_item.done describe the same call
         response.calls[call_id] = name
+        if response_id in self._dropped_responses:  # the user cut this reply off: its late calls never run
+            self.function_result(call_id, json.dumps({"error": f"cancelled: the user interrupted before {name} ran"}))
+            return
         self._effects.append(FunctionCallRequested(call_id, name, arguments))
 
     def _on_response_done(self, done: ev.ResponseDone) -> None:
@@ -541,7 +615,10 @@ class Session:
             self._active_response = None
         if done.usage is not None:
             self.usage = self.usage.add(done.usage)
-            self._effects.append(UsageChanged(self.usage, self.usage.cost_usd(self._config.model)))
+            prices = self._pricing(self._config.model)
+            self._effects.append(
+                UsageChanged(self.usage, self.usage.cost_usd(prices), *meter_text(self.usage, prices))
+            )
         if done.status in ("failed", "incomplete"):
             log.info("response %s ended %s: %s", done.response_id, done.status, done.status_details)
         waiting_for_tools = bool(response.calls) and not response.continued
@@ -575,7 +652,16 @@ class Session:
             self._responses.pop(response.id, None)
 
     def _abandon_tool_followups(self) -> None:
-        """The user spoke again: the new turn's answer will see the tool outputs; no extra response.create."""
+        """The user spoke again: the new turn's answer will see the tool outputs; no extra response.create.
+        Calls still running are reported, so the app cancels them (their outputs are still sent)."""
+        unanswered: list[str] = []
         for response in self._responses.values():
             if response.calls:
                 response.continued = True
+                unanswered += [call_id for call_id in response.calls if call_id not in response.answered]
+        if unanswered:
+            self._effects.append(FunctionCallsAbandoned(tuple(unanswered)))
+
+
+def _messages(count: int) -> str:
+    return "your message" if count == 1 else f"{count} messages"

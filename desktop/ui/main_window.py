@@ -3,7 +3,7 @@ the user does (hold Talk, Stop, switch mode, type) and draws what the controller
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QKeyEvent
@@ -21,11 +21,17 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.app.controller import Controller
+from desktop.ui.approval_card import ApprovalTray
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
-from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.link_bar import LinkBar
+from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
+from desktop.ui.timers_panel import TimersPanel
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
+
+if TYPE_CHECKING:
+    from desktop.app.history_recorder import HistoryRecorder
 
 MODES = (("push_to_talk", "Push-to-talk"), ("server_vad", "Hands-free"), ("semantic_vad", "Hands-free (semantic)"))
 WINDOW_BACKGROUND = "#161a22"
@@ -67,7 +73,7 @@ class MainWindow(QMainWindow):
         central = QWidget(self)
         layout = QVBoxLayout(central)
 
-        status = QHBoxLayout()
+        status = self.status_row = QHBoxLayout()
         self.connection_label = QLabel("● Starting…", central)
         self.connection_label.setObjectName("connection")
         self.turn_label = QLabel("", central)
@@ -83,6 +89,8 @@ class MainWindow(QMainWindow):
         status.addWidget(self.cost_label)
         status.addWidget(self.settings_button)
         layout.addLayout(status)
+        self.link_bar = LinkBar(central)
+        layout.addWidget(self.link_bar)
 
         self.banner = QFrame(central)
         self.banner.setObjectName("banner")
@@ -99,6 +107,10 @@ class MainWindow(QMainWindow):
 
         self.transcript = TranscriptView(central)
         layout.addWidget(self.transcript, 1)
+        self.approvals = ApprovalTray(central)  # asks before a tool with side effects runs
+        layout.addWidget(self.approvals)
+        self.timers_panel = TimersPanel(controller.timers, central)
+        layout.addWidget(self.timers_panel)
         self.waveform = WaveformView(central)
         self.waveform.setMinimumHeight(110)
         self.waveform.set_surround(QColor(WINDOW_BACKGROUND))
@@ -136,6 +148,7 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.open_settings)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.settings_dialog: SettingsDialog | None = None
+        self.endpoint: tuple[str, str] | None = None  # where the app talks, in words, and the URL
         self.global_hotkey: GlobalHotkey | None = None
         self._wire(controller)
         self._select_mode(controller.turn_mode())
@@ -144,12 +157,22 @@ class MainWindow(QMainWindow):
 
     def _wire(self, c: Controller) -> None:
         c.connection_changed.connect(self.show_connection)
+        c.endpoint_changed.connect(self.show_endpoint)
         c.turn_state_changed.connect(self.show_turn_state)
         c.transcript_updated.connect(self.transcript.add_or_update)
         c.transcript_truncated.connect(self.transcript.mark_truncated)
         c.tool_call.connect(self.transcript.add_tool_call)
         c.notice.connect(self.transcript.add_notice)
+        c.timers.alerted.connect(lambda title, body: self.transcript.add_notice(f"{title}: {body}"))
+        tools, note = c.tools, self.transcript.set_tool_note
+        tools.approval_requested.connect(self.approvals.show_request)
+        tools.approval_requested.connect(lambda request: note(request.call_id, "waiting for your approval"))
+        tools.approval_finished.connect(self.approvals.close_request)
+        tools.approval_finished.connect(lambda call_id, _outcome: note(call_id))
+        self.approvals.answered.connect(tools.answer)
         c.cost_changed.connect(self.show_cost)
+        c.link_changed.connect(self.link_bar.show_status)
+        self.link_bar.retry.connect(c.retry_now)
         c.error.connect(self.show_error)
         c.mic_samples.connect(self.waveform.push_mic)
         c.assistant_samples.connect(self.waveform.push_assistant)
@@ -164,6 +187,13 @@ class MainWindow(QMainWindow):
         colour = colours.get(state, "#90a4ae")
         self.connection_label.setText(f"<span style='color:{colour}'>●</span> {detail or state.capitalize()}")
 
+    def show_endpoint(self, title: str, url: str) -> None:
+        """The status line says where in words (show_connection); the URL is in its tooltip and in Settings."""
+        self.endpoint = (title, url)
+        self.connection_label.setToolTip(f"{title}\n{url}")
+        if self.settings_dialog is not None:
+            self.settings_dialog.page(ConnectionPage).show_endpoint(title, url)
+
     def show_turn_state(self, state: str) -> None:
         labels = {"idle": "Ready", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking",
                   "connecting": "", "reconnecting": "", "error": ""}
@@ -173,8 +203,8 @@ class MainWindow(QMainWindow):
         self.talk_button.style().unpolish(self.talk_button)
         self.talk_button.style().polish(self.talk_button)
 
-    def show_cost(self, dollars: float, detail: str) -> None:
-        self.cost_label.setText(f"${dollars:.3f}")
+    def show_cost(self, meter: str, detail: str, _cost_usd: float | None = None) -> None:
+        self.cost_label.setText(meter)
         self.cost_label.setToolTip(detail)
 
     def show_error(self, message: str, advice: str) -> None:
@@ -185,6 +215,12 @@ class MainWindow(QMainWindow):
         self.talk_button.setEnabled(available)
         self.talk_button.setToolTip("" if available else reason)
 
+    def attach_history(self, recorder: HistoryRecorder) -> None:
+        """The History button, Ctrl+N and the transcript following conversation switches."""
+        from desktop.ui.history_view import HistoryControls
+
+        self.history = HistoryControls(self, recorder)
+
     # --- settings
 
     def open_settings(self) -> SettingsDialog:
@@ -194,7 +230,9 @@ class MainWindow(QMainWindow):
             return self.settings_dialog
         c = self.controller
         dialog = SettingsDialog(c.settings, c.keys, list_devices=_device_names, rescan=c.rescan_audio,
-                                global_status=GlobalHotkey.availability, parent=self)
+                                global_status=GlobalHotkey.availability, tools=c.tools, parent=self)
+        if self.endpoint is not None:
+            dialog.page(ConnectionPage).show_endpoint(*self.endpoint)
         dialog.accepted.connect(self._settings_saved)
         dialog.finished.connect(self._settings_closed)
         self.settings_dialog = dialog

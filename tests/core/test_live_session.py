@@ -16,7 +16,7 @@ import pytest
 from desktop.core import effects as fx
 from desktop.core.config import AuthStyle, ConnectionConfig, SessionConfig, TurnMode
 from desktop.core.driver import RealtimeDriver
-from desktop.core.live import PRICE_PER_ACTIVE_MINUTE, STOP_INSTRUCTION, LiveSession
+from desktop.core.live import STOP_INSTRUCTION, LiveSession
 from desktop.core.state import TurnState
 from tests.support.live_server import LiveTestServer
 from tests.support.realtime_server import TEST_KEY
@@ -121,7 +121,23 @@ def test_usage_is_priced_per_second() -> None:
     session.take_effects()
     session.receive(json.dumps({"type": "session.usage.updated", "event_id": "u", "usage": {"seconds": 90}}))
     [usage] = [e for e in session.take_effects() if isinstance(e, fx.UsageChanged)]
-    assert usage.cost_usd == pytest.approx(1.5 * PRICE_PER_ACTIVE_MINUTE)
+    assert usage.cost_usd == pytest.approx(1.5 * 0.05) and usage.meter == "$0.075"  # $0.05 a minute
+    assert "90 s" in usage.detail
+    # A reconnect starts a new server session at zero seconds: the conversation's cost keeps counting.
+    session.connection_lost(None, reconnecting=True)
+    started(session)
+    session.receive(json.dumps({"type": "session.usage.updated", "event_id": "u", "usage": {"seconds": 30}}))
+    [usage] = [e for e in session.take_effects() if isinstance(e, fx.UsageChanged)]
+    assert usage.cost_usd == pytest.approx(2.0 * 0.05)
+
+
+def test_an_unpriced_live_model_counts_seconds() -> None:
+    session = LiveSession(SessionConfig(model="gpt-live-9-preview"))
+    started(session)
+    session.take_effects()
+    session.receive(json.dumps({"type": "session.usage.updated", "event_id": "u", "usage": {"seconds": 12}}))
+    [usage] = [e for e in session.take_effects() if isinstance(e, fx.UsageChanged)]
+    assert usage.cost_usd is None and usage.meter == "12 s"
 
 
 def test_malformed_and_unknown_events_are_reported_not_raised() -> None:
@@ -201,6 +217,18 @@ def test_a_full_duplex_turn_with_a_delegated_tool_call(server: LiveTestServer) -
     assert server.received_types()[0] == "session.start"
     # Audio flowed continuously: the microphone's 40 ms and silence around it.
     assert len(server.received_audio()) >= 960 * 2
+
+
+def test_a_continued_conversation_starts_with_its_text_in_input() -> None:
+    from desktop.core.conversation import TranscriptEntry
+
+    session = LiveSession(SessionConfig(model="gpt-live-1"))
+    session.seed([TranscriptEntry("u1", "user", "Remember pelican.", done=True),
+                  TranscriptEntry("a1", "assistant", "I will remember pelican.", done=True)])
+    session.connection_opened()
+    [start] = session.take_outgoing()
+    assert [(m["role"], m["content"][0]["text"]) for m in start["session"]["input"]] == [
+        ("user", "Remember pelican."), ("assistant", "I will remember pelican.")]
 
 
 def test_reconnect_puts_the_text_history_in_input(server: LiveTestServer) -> None:
