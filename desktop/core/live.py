@@ -39,6 +39,7 @@ from desktop.core.effects import (
     Effect,
     ErrorRaised,
     FunctionCallRequested,
+    Notice,
     PlayAudio,
     StateChanged,
     StopPlayback,
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 
 DELEGATE_MODEL = "gpt-5.4-mini"  # the Responses model that runs Parley's tools for the Live model
 PAD_CHUNK_S = 0.1  # silence appended per step when the microphone sent nothing
+PTT_NOTICE = ("GPT-Live hears you only while you hold the talk key (silence in between) and decides itself when "
+              "to answer; hands-free is its natural mode.")
 STOP_INSTRUCTION = ("The user pressed Stop. Stop speaking now and wait for the user. Of your last reply they "
                     "heard only: \"{heard}\"")
 
@@ -101,6 +104,7 @@ class LiveSession:
         self.usage = UsageTotals()
         self.seconds = 0.0  # of the current server session
         self._banked_seconds = 0.0  # of the earlier ones (a reconnect starts a new session at zero)
+        self._told_ptt = False
         self._ever_connected = False
         self._reset_server_state()
 
@@ -383,6 +387,9 @@ class LiveSession:
             self._timeline_start = self._clock()
             self._apply_mute()
             self._set_state(TurnState.IDLE)
+            if not self._config.hands_free and not self._told_ptt:
+                self._told_ptt = True
+                self._effects.append(Notice(PTT_NOTICE))
         elif kind == "session.output_audio.delta":
             self._output_audio(base64.b64decode(event["delta"]))
         elif kind == "session.output_transcript.delta":
