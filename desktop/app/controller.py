@@ -349,7 +349,7 @@ class Controller(QObject):
         self.endpoint_changed.emit(backend.title, url)
         log.info("connecting to %s (%s backend)", url, backend.kind)
         connection = ConnectionConfig(api_key=backend.key, model=str(settings["model"]), url=url,
-                                      auth_style=AuthStyle(backend.auth_style))
+                                      auth_style=AuthStyle(backend.auth_style), protocol=backend.protocol)
         self.driver = RealtimeDriver(
             connection,
             self._session_config(),

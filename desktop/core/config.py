@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from desktop.core.errors import InsecureUrlError
 
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
+OPENAI_LIVE_URL = "wss://api.openai.com/v1/live/sessions"
 DEFAULT_MODEL = "gpt-realtime"
 SAMPLE_RATE = 24_000  # audio/pcm: 16-bit little-endian mono at 24 kHz, both directions
 PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": SAMPLE_RATE}
@@ -100,6 +101,7 @@ class ConnectionConfig:
     model: str = DEFAULT_MODEL
     url: str | None = None
     auth_style: AuthStyle = AuthStyle.BEARER
+    protocol: str = "realtime"  # or "live": GPT-Live, whose URL names no model (session.start does)
     open_timeout_s: float = 10.0
     ping_interval_s: float = 2.0  # a link quiet this long is pinged ...
     ping_timeout_s: float = 3.0  # ... and dropped when neither the pong nor any data comes back in this time
@@ -108,6 +110,10 @@ class ConnectionConfig:
 
     def resolved_url(self) -> str:
         """The URL with the model added when the override names neither a model nor an Azure deployment."""
+        if self.protocol == "live":
+            url = self.url or OPENAI_LIVE_URL
+            check_url_security(url)
+            return url
         url = self.url or OPENAI_REALTIME_URL
         if "model=" not in url and "deployment=" not in url:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode({'model': self.model})}"

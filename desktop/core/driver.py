@@ -28,6 +28,7 @@ from desktop.core.conversation import TranscriptEntry
 from desktop.core.effects import Effect, FunctionCallRequested, LinkChanged
 from desktop.core.errors import ConnectionClosedError, ConnectionDroppedError, RealtimeError
 from desktop.core.link import Backoff, LinkPhase, LinkStatus, describe, probes_help, reachable
+from desktop.core.live import LiveSession
 from desktop.core.models import Pricing, list_prices
 from desktop.core.session import PlayedSamples, Session, StopPlaybackNow
 
@@ -63,7 +64,8 @@ class RealtimeDriver:
         seed: int | None = None,
     ) -> None:
         self.connection_config = connection
-        self.session = Session(
+        kind = LiveSession if connection.protocol == "live" else Session
+        self.session: Session | LiveSession = kind(
             config,
             played_samples=played_samples,
             stop_playback=stop_playback,
@@ -118,6 +120,8 @@ class RealtimeDriver:
         self._closing = True
         self._wake.set()
         if self._connection is not None:
+            if isinstance(self.session, LiveSession) and self._connection.is_open:
+                self._connection.send_nowait(self.session.close_event())  # finalises the Live session
             await self._connection.close()
         tasks = [*self._tasks, *([self._runner] if self._runner else [])]
         for task in tasks:
