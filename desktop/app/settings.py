@@ -62,7 +62,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "compatible server). PARLEY_REALTIME_URL and --url override it.", label="Endpoint URL"),
     Setting("auth_style", str, "bearer", "How the key is sent: 'bearer' (OpenAI), 'api-key' (Azure OpenAI) or "
             "'none' (a local server).", choices=("bearer", "api-key", "none"), label="Key sent as"),
-    Setting("model", str, "gpt-realtime", "Realtime model (or Azure deployment) name.", label="Model"),
+    Setting("model", str, "gpt-realtime-2.1", "Model (or Azure deployment) name: a Realtime model, or gpt-live-* for "
+            "GPT-Live (full duplex).", label="Model"),
     Setting("voice", str, "marin", "The assistant's voice; it can change only before its first spoken reply.",
             label="Voice"),
     Setting("instructions", str, "You are Parley, a helpful voice assistant. Keep answers short and spoken.",

@@ -17,7 +17,7 @@ from desktop.core.errors import InsecureUrlError
 
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
 OPENAI_LIVE_URL = "wss://api.openai.com/v1/live/sessions"
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = "gpt-realtime-2.1"  # OpenAI's newest Realtime model (models/gpt-realtime-2.1)
 SAMPLE_RATE = 24_000  # audio/pcm: 16-bit little-endian mono at 24 kHz, both directions
 PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": SAMPLE_RATE}
 

@@ -21,7 +21,7 @@ def test_first_run_without_key_uses_the_offline_engine() -> None:
 def test_key_switches_auto_to_openai() -> None:
     backend = choose_backend(DEFAULTS, KEY, None)
     assert backend.kind == "openai"
-    assert backend.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert backend.url == "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1"  # the default model
     assert backend.auth_style == "bearer" and backend.key == KEY.key
 
 
@@ -44,7 +44,7 @@ def test_openai_without_key_says_what_to_do() -> None:
 
 
 def test_each_backend_has_a_title_in_words_never_the_url() -> None:
-    assert choose_backend(DEFAULTS, KEY, None).title == "OpenAI · gpt-realtime · voice marin"
+    assert choose_backend(DEFAULTS, KEY, None).title == "OpenAI · gpt-realtime-2.1 · voice marin"
     voice = choose_backend({**DEFAULTS, "voice": "cedar", "model": "gpt-realtime-mini"}, KEY, None)
     assert voice.title == "OpenAI · gpt-realtime-mini · voice cedar"
     assert choose_backend(DEFAULTS, NO_KEY, None).title == "Offline engine"

@@ -63,7 +63,7 @@ def test_a_conversation_is_recorded_as_it_happens(qloop: asyncio.Runner, realtim
         assert user.text == "What time is it in Lisbon?" and user.done
         assert call.text == "get_current_time" and call.arguments == "{}" and call.output and call.done
         assert answer.text == "It is ten past ten in the morning." and answer.done
-        assert record.summary.backend == "custom" and record.summary.model == "gpt-realtime"
+        assert record.summary.backend == "custom" and record.summary.model == "gpt-realtime-2.1"
         assert record.summary.title == "What time is it in Lisbon?"
         assert record.summary.cost > 0 and record.usage["responses"] == 2
         assert record.usage["output_audio"] > 0

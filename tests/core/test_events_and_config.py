@@ -92,7 +92,7 @@ def test_hands_free_turn_detection_is_fully_specified() -> None:
 
 def test_urls_headers_and_loopback_rule() -> None:
     openai = ConnectionConfig(api_key="test-key-not-a-secret")
-    assert openai.resolved_url() == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+    assert openai.resolved_url() == "wss://api.openai.com/v1/realtime?model=gpt-realtime-2.1"
     assert openai.headers() == {"Authorization": "Bearer test-key-not-a-secret"}
     assert "test-key" not in repr(openai)
     azure = ConnectionConfig(

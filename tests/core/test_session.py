@@ -382,7 +382,7 @@ def test_usage_accumulates_with_cost() -> None:
         h.finish_response(f"r{n}", f"a{n}")
     [first, second] = h.of(UsageChanged)
     assert second.totals.responses == 2 and second.totals.usage.output_audio == 400
-    per_response = (60 * 4 + 40 * 0.4 + 50 * 32 + 20 * 16 + 200 * 64) / 1e6
+    per_response = (60 * 4 + 40 * 0.4 + 50 * 32 + 20 * 24 + 200 * 64) / 1e6  # gpt-realtime-2.1: text out $24
     assert first.cost_usd == per_response and abs(second.cost_usd - 2 * per_response) < 1e-12
 
 

@@ -283,7 +283,7 @@ def test_the_status_line_says_where_in_words_and_keeps_the_url_for_the_tooltip_a
         url = realtime_server.url
     else:  # Settings → Connection → Custom endpoint: the model is added to the URL
         controller = make_controller(None, settings_in(tmp_path, backend="custom", endpoint_url=base), audio=False)
-        url = f"{base}?model=gpt-realtime"
+        url = f"{base}?model=gpt-realtime-2.1"  # the default model
     window = MainWindow(controller)
     qtbot.addWidget(window)
     window.show()
