@@ -152,6 +152,7 @@ class Controller(QObject):
             return
         try:
             from desktop.audio.capture import CaptureConfig
+            from desktop.audio.echo_canceller import attach_canceller
             from desktop.audio.echo_guard import EchoGuard, EchoGuardConfig
             from desktop.audio.engine import AudioEngine
             from desktop.audio.errors import AudioUnavailable
@@ -180,8 +181,7 @@ class Controller(QObject):
             engine.playback.add_pcm_listener(self.assistant_samples.emit),
             engine.playback.add_level_listener(lambda lv: self._guard.note_playback(lv.time, lv.rms)),
             engine.playback.add_event_listener(self._on_playback_event),
-            engine.capture.add_status_listener(self._on_capture_status),
-        ]
+            engine.capture.add_status_listener(self._on_capture_status), attach_canceller(engine, self._guard)]
         self.talk_availability.emit(True, "")
         self._pump = self.spawn(self._pump_mic())
         self._standby = Standby(engine, float(s.get("audio_rest_s")), self._mic_needed)
@@ -263,11 +263,9 @@ class Controller(QObject):
             tap.close()
 
     def _echo_gated(self) -> bool:
-        """While the assistant speaks through loudspeakers in hands-free mode, the server hears silence: its
-        own voice detection would take the echo for the user and cancel the reply. The local guard decides
-        when the user really speaks, and from then on the server hears the microphone again."""
-        return (self.hands_free and self._guard is not None and self._guard.config.enabled
-                and self.turn_state == "speaking")
+        """Loudspeakers, hands-free, no active echo canceller: while the assistant speaks the server hears silence
+        (it would take the echo for the user) until the local guard decides the user really speaks."""
+        return self.hands_free and self._guard is not None and self._guard.gating and self.turn_state == "speaking"
 
     def _send_preroll(self, before: int) -> None:
         """After a local barge-in, the server gets the real audio of the last few hundred ms (it heard silence
@@ -399,7 +397,7 @@ class Controller(QObject):
             await self.engine.stop()
             self.engine = None
         if self._guard is not None:
-            self._guard.config.enabled = not bool(self.settings.get("headphones"))
+            self._guard.set_enabled(not bool(self.settings.get("headphones")))
         if self._standby is not None:
             self._standby.rest_after_s = float(self.settings.get("audio_rest_s"))
             self._standby.wake_mic()

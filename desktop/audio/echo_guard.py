@@ -6,6 +6,10 @@ microphone block (stamped with its ADC time; both come from the same PortAudio c
 the window just before it. The echo path's gain is learned while the assistant talks alone; speech counts as the
 user's only when it is clearly louder than the echo that playback explains. Until enough has been learned (the
 warm-up), a cautious prior gain is assumed. "I use headphones" disables the guard.
+
+With an echo canceller attached (echo_canceller.py) and aligned, the microphone is already clean: the guard then
+neither gates the server nor second-guesses the local detector; it stays the fallback while the canceller is
+missing or still aligning.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desktop.audio.echo_canceller import EchoCanceller
 
 
 @dataclass
@@ -37,6 +45,18 @@ class EchoGuard:
         self._gain = self.config.prior_gain
         self._learned_s = 0.0
         self._ratios: deque[float] = deque(maxlen=150)
+        self.canceller: EchoCanceller | None = None
+
+    @property
+    def gating(self) -> bool:
+        """True when the guard must judge the raw microphone (enabled, and no active canceller cleans it)."""
+        return self.config.enabled and not (self.canceller is not None and self.canceller.active)
+
+    def set_enabled(self, enabled: bool) -> None:
+        """"I use headphones" turns the guard and the canceller off together."""
+        self.config.enabled = enabled
+        if self.canceller is not None:
+            self.canceller.enabled = enabled
 
     def reset(self) -> None:
         self._playback.clear()
@@ -60,7 +80,7 @@ class EchoGuard:
         if not speech:
             self._learn(adc_time, mic_rms)
             return False
-        if not self.config.enabled:
+        if not self.gating:
             return True
         echo = self.explained_echo(adc_time)
         if echo == 0.0:

@@ -135,6 +135,7 @@ class Playback:
         self._level_listeners: list[Callable[[Level], None]] = []
         self._event_listeners: list[Callable[[PlaybackEvent], None]] = []
         self._pcm_listeners: list[Callable[[np.ndarray], None]] = []
+        self._block_listeners: list[Callable[[np.ndarray, float, int], None]] = []
         self.last_level: Level | None = None
 
     # -- lifecycle ----
@@ -398,6 +399,12 @@ class Playback:
         self._pcm_listeners.append(listener)
         return lambda: self._pcm_listeners.remove(listener)
 
+    def add_block_listener(self, listener: Callable[[np.ndarray, float, int], None]) -> Callable[[], None]:
+        """Every played block as (int16 samples at the device rate, its DAC time, the device rate), on the loop
+        thread: the exact far end the echo canceller needs."""
+        self._block_listeners.append(listener)
+        return lambda: self._block_listeners.remove(listener)
+
     def add_event_listener(self, listener: Callable[[PlaybackEvent], None]) -> Callable[[], None]:
         self._event_listeners.append(listener)
         return lambda: self._event_listeners.remove(listener)
@@ -509,6 +516,11 @@ class Playback:
                     listener(level)
             for pcm_listener in list(self._pcm_listeners):
                 pcm_listener(pcm_all)
+            if self._block_listeners:
+                bounds = np.cumsum([0] + [len(b.samples) for b in blocks])
+                for block, lo, hi in zip(blocks, bounds[:-1], bounds[1:], strict=True):
+                    for block_listener in list(self._block_listeners):
+                        block_listener(pcm_all[lo:hi], block.adc_time, self.device_rate)
         for event in events:
             self._emit(event)
 

@@ -1,0 +1,256 @@
+"""Acoustic echo cancellation on the capture path: the microphone minus what the speaker put into it.
+
+Why: on laptop speakers the assistant's voice comes back through the microphone, often louder than the user. The
+level guard (echo_guard.py) can only let the user through when they are clearly louder than the echo; a canceller
+removes the echo itself, so the user can interrupt at any volume, and the server (whose own voice detection
+then hears the cleaned microphone, not silence) can too.
+
+How: every block the speaker played (exact samples, stamped with their DAC time) goes into a far-end timeline
+(aec_align.FarEnd); every microphone chunk (stamped with its ADC time) is processed in 10 ms frames together
+with the far-end samples that explain it: position adc - lag, with the lag found by cross-correlation
+(aec_align.estimate_lag, on a worker thread, a few ms every couple of seconds while the speaker plays) and the
+reference taken `lead_ms` early so that the canceller's own delay estimation sees the echo after its
+reference. The library sits behind `CancellerBackend` (one class per library); the choice, by measurement, is
+WebRTC's AEC3 through `pywebrtc-audio` (see bench/aec_bench.py).
+
+Until a confident lag is known, `active` is False and the level guard keeps working as before; "I use
+headphones" turns both off. Costs about 0.1 ms per 10 ms frame on the loop thread (measured in the bench), and
+nothing while the speaker has been silent for a while (chunks pass through untouched)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import soxr
+
+from desktop.audio.aec_align import RATE, FarEnd, LagEstimate, estimate_lag
+
+if TYPE_CHECKING:
+    from desktop.audio.capture import AudioChunk
+    from desktop.audio.echo_guard import EchoGuard
+    from desktop.audio.engine import AudioEngine
+
+log = logging.getLogger(__name__)
+FRAME = RATE // 100  # the canceller works on 10 ms frames
+
+
+class CancellerBackend(Protocol):
+    """One echo-cancelling library: 10 ms int16 frames at 24 kHz in, the cleaned near end out."""
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+class WebRtcBackend:
+    """WebRTC's audio processing module (AEC3 plus its high-pass filter) from the `pywebrtc-audio` wheel."""
+
+    def __init__(self, noise_suppression: bool = False) -> None:
+        import pywebrtc_audio
+
+        self._apm = pywebrtc_audio.AudioProcessor(sample_rate=RATE, num_channels=1, echo_cancellation=True,
+                                                  high_pass_filter=True, noise_suppression=noise_suppression)
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        return np.asarray(self._apm.process(near, far), dtype=np.int16)
+
+    def reset(self) -> None:
+        self._apm.reset()
+
+
+def load_backend() -> CancellerBackend | None:
+    """The canceller library, or None when it is not installed (the level guard is the fallback then)."""
+    try:
+        return WebRtcBackend()
+    except ImportError as exc:
+        log.warning("echo cancellation unavailable (%s): the level guard is used instead", exc)
+        return None
+
+
+@dataclass(frozen=True)
+class CancellerConfig:
+    lead_ms: float = 40.0  # the reference is taken this much before the estimated echo (AEC3 needs it causal)
+    lag_lo_s: float = -0.8  # search range of DAC -> ADC stamp offsets (Pulse's plugin: about -0.5 s)
+    lag_hi_s: float = 0.6
+    window_s: float = 1.0  # microphone audio correlated per estimate
+    every_s: float = 1.0  # how often to re-estimate while the speaker plays
+    min_confidence: float = 0.3
+    idle_after_s: float = 1.5  # speaker silent this long: chunks pass through untouched (no CPU)
+    far_floor: float = 30.0  # int16 RMS under which the far end counts as silent
+
+
+class EchoCanceller:
+    def __init__(self, backend: CancellerBackend, config: CancellerConfig | None = None,
+                 estimate_off_loop: bool = True) -> None:
+        self.config = config or CancellerConfig()
+        self.backend = backend
+        self.enabled = True
+        self.far = FarEnd(keep_s=self.config.window_s + self.config.lag_hi_s - self.config.lag_lo_s + 1.0)
+        self.lag: int | None = None  # samples; None until estimated
+        self.estimates: list[LagEstimate] = []
+        self._off_loop = estimate_off_loop
+        self._estimating = False
+        self._resampler: soxr.ResampleStream | None = None
+        self._far_rate = RATE
+        self._far_loud_end = -(10**12)  # timeline position of the last far-end sample above the floor
+        self._next_pos: int | None = None
+        self._mic_hist: deque[tuple[int, np.ndarray]] = deque()
+        self._mic_hist_len = 0
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._out = np.zeros(0, dtype=np.int16)
+        self._last_estimate_pos = -(10**12)
+        self.frames = 0  # frames processed by the backend (tests, bench)
+        self.energy_in = 0.0  # microphone / cleaned energy while the far end plays (ERLE figure)
+        self.energy_out = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Enabled and aligned: the microphone it hands on is clean of echo."""
+        return self.enabled and self.lag is not None
+
+    # -- far end (loop thread, from the playback's drain) ----
+    def note_playback(self, samples: np.ndarray, dac_time: float, rate: int) -> None:
+        if not self.enabled:
+            return
+        if rate != self._far_rate:
+            self._far_rate = rate
+            self._resampler = None if rate == RATE else soxr.ResampleStream(rate, RATE, 1, dtype="int16")
+        pcm = samples if self._resampler is None else self._resampler.resample_chunk(samples)
+        if len(pcm) == 0:
+            return
+        self.far.write(pcm, dac_time)
+        if float(np.sqrt(np.mean(pcm.astype(np.float32) ** 2))) > self.config.far_floor:
+            self._far_loud_end = self.far.end
+
+    # -- near end (loop thread, from the capture's drain) ----
+    def process(self, chunk: AudioChunk) -> AudioChunk:
+        """The chunk with the echo removed (same length and stamps); untouched when disabled or idle."""
+        n = len(chunk.pcm)
+        pos = round(chunk.adc_time * RATE)
+        if self._next_pos is not None and abs(pos - self._next_pos) < RATE // 50:
+            pos = self._next_pos  # contiguous: keep sample-exact positions despite stamp jitter
+        self._next_pos = pos + n
+        if not self.enabled:
+            return chunk
+        self._remember(pos, chunk.pcm)
+        idle = pos - (self.lag or 0) - self._far_loud_end > self.config.idle_after_s * RATE
+        if idle and not len(self._pending) and not len(self._out):
+            return chunk
+        self._maybe_estimate(pos + n)
+        lead = round(self.config.lead_ms * RATE / 1000)
+        ref_start = pos - len(self._pending) - (self.lag or 0) + lead
+        near = np.concatenate([self._pending, chunk.pcm])
+        ref = self.far.read(ref_start, len(near))
+        whole = len(near) // FRAME * FRAME
+        cleaned = [self.backend.process(near[i:i + FRAME], ref[i:i + FRAME]) for i in range(0, whole, FRAME)]
+        self.frames += len(cleaned)
+        self._pending = near[whole:].copy()
+        out = np.concatenate([self._out, *cleaned]) if cleaned else self._out
+        if len(out) < n:  # only at the start (or after odd chunk sizes): a few samples of delay
+            out = np.concatenate([np.zeros(n - len(out), dtype=np.int16), out])
+        result, self._out = out[:n], out[n:].copy()
+        if self.lag is not None and ref.any():
+            self.energy_in += float(np.sum(chunk.pcm.astype(np.float64) ** 2))
+            self.energy_out += float(np.sum(result.astype(np.float64) ** 2))
+        return replace(chunk, pcm=result)
+
+    @property
+    def erle_db(self) -> float:
+        """Echo return loss enhancement over everything processed while the speaker played."""
+        return 10 * float(np.log10((self.energy_in + 1.0) / (self.energy_out + 1.0)))
+
+    def reset(self) -> None:
+        """After a device change: forget the timeline, the lag and the filter; all are learnt again."""
+        self.far.reset()
+        self.lag = None
+        self._next_pos = None
+        self._mic_hist.clear()
+        self._mic_hist_len = 0
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._out = np.zeros(0, dtype=np.int16)
+        self.backend.reset()
+
+    # -- alignment ----
+    def _remember(self, pos: int, pcm: np.ndarray) -> None:
+        if self._mic_hist and self._mic_hist[-1][0] + len(self._mic_hist[-1][1]) != pos:
+            self._mic_hist.clear()  # a gap (rest, device change): the history no longer lines up
+            self._mic_hist_len = 0
+        self._mic_hist.append((pos, pcm))
+        self._mic_hist_len += len(pcm)
+        limit = round(self.config.window_s * RATE)
+        while self._mic_hist_len - len(self._mic_hist[0][1]) >= limit:
+            self._mic_hist_len -= len(self._mic_hist.popleft()[1])
+
+    def _maybe_estimate(self, end: int) -> None:
+        c = self.config
+        window = round(c.window_s * RATE)
+        every = c.every_s if self.lag is not None else c.every_s / 4  # until locked, look often
+        due = end - self._last_estimate_pos >= every * RATE
+        if self._estimating or not due or self._mic_hist_len < window or not self._mic_hist:
+            return
+        m0 = self._mic_hist[0][0]
+        lag_lo, lag_hi = round(c.lag_lo_s * RATE), round(c.lag_hi_s * RATE)
+        far = self.far.read(m0 - lag_hi, self._mic_hist_len + lag_hi - lag_lo)
+        if float(np.sqrt(np.mean(far.astype(np.float32) ** 2))) < c.far_floor:
+            return  # nothing played lately: nothing to correlate
+        mic = np.concatenate([pcm for _, pcm in self._mic_hist])
+        self._last_estimate_pos = end
+        if not self._off_loop:
+            self._accept(estimate_lag(mic, far, lag_lo, lag_hi))
+            return
+        self._estimating = True
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, estimate_lag, mic, far, lag_lo, lag_hi)
+        future.add_done_callback(self._estimated)
+
+    def _estimated(self, future: asyncio.Future[LagEstimate]) -> None:
+        self._estimating = False
+        if not future.cancelled() and future.exception() is None:
+            self._accept(future.result())
+
+    def _accept(self, estimate: LagEstimate) -> None:
+        """A lag is taken (the first, or a change: another device, a re-anchored timeline) only when two
+        confident estimates in a row agree, so one lucky correlation never locks or throws away the filter.
+        Every change restarts the filter: AEC3 re-converges from scratch in well under a second, but takes
+        seconds to follow a jump of its reference."""
+        previous = self.estimates[-1] if self.estimates else None
+        self.estimates.append(estimate)
+        del self.estimates[:-50]
+        if estimate.confidence < self.config.min_confidence:
+            return
+        if self.lag is not None and abs(estimate.lag - self.lag) <= RATE * 0.02:
+            return
+        agreed = previous is not None and previous.confidence >= self.config.min_confidence
+        if not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005:  # type: ignore[union-attr]
+            return
+        log.info("echo path lag %.0f ms (confidence %.2f)", estimate.lag * 1000 / RATE, estimate.confidence)
+        self.lag = estimate.lag
+        self.backend.reset()
+        self._out = np.zeros(0, dtype=np.int16)
+
+
+def attach_canceller(engine: AudioEngine, guard: EchoGuard,
+                     backend: Callable[[], CancellerBackend | None] = load_backend) -> Callable[[], None]:
+    """Puts a canceller on the engine's capture path, fed with its playback, and hands it to the guard (which
+    then stops gating while the canceller is active). Returns a function that detaches it."""
+    chosen = backend()
+    if chosen is None:
+        return lambda: None
+    canceller = EchoCanceller(chosen)
+    canceller.enabled = guard.config.enabled
+    guard.canceller = canceller
+    engine.capture.processor = canceller.process
+    unlisten = engine.playback.add_block_listener(canceller.note_playback)
+
+    def detach() -> None:
+        engine.capture.processor = None
+        guard.canceller = None
+        unlisten()
+
+    return detach
