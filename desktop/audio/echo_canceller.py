@@ -83,6 +83,7 @@ class CancellerConfig:
     min_confidence: float = 0.3
     idle_after_s: float = 1.5  # speaker silent this long: chunks pass through untouched (no CPU)
     far_floor: float = 30.0  # int16 RMS under which the far end counts as silent
+    converged_db: float = 15.0  # echo reduction that proves the filter has converged (then `active`)
 
 
 class EchoCanceller:
@@ -108,11 +109,13 @@ class EchoCanceller:
         self.frames = 0  # frames processed by the backend (tests, bench)
         self.energy_in = 0.0  # microphone / cleaned energy while the far end plays (ERLE figure)
         self.energy_out = 0.0
+        self.converged = False  # set once half a second of loud echo came out >= converged_db quieter
+        self._recent: deque[tuple[float, float]] = deque(maxlen=12)
 
     @property
     def active(self) -> bool:
-        """Enabled and aligned: the microphone it hands on is clean of echo."""
-        return self.enabled and self.lag is not None
+        """Enabled, aligned and seen to remove the echo: the microphone it hands on is clean."""
+        return self.enabled and self.lag is not None and self.converged
 
     # -- far end (loop thread, from the playback's drain) ----
     def note_playback(self, samples: np.ndarray, dac_time: float, rate: int) -> None:
@@ -139,10 +142,9 @@ class EchoCanceller:
         if not self.enabled:
             return chunk
         self._remember(pos, chunk.pcm)
-        idle = pos - (self.lag or 0) - self._far_loud_end > self.config.idle_after_s * RATE
-        if idle and not len(self._pending) and not len(self._out):
-            return chunk
         self._maybe_estimate(pos + n)
+        if self.lag is None:  # not aligned yet: the raw microphone, judged by the level guard as before
+            return chunk
         lead = round(self.config.lead_ms * RATE / 1000)
         ref_start = pos - len(self._pending) - (self.lag or 0) + lead
         near = np.concatenate([self._pending, chunk.pcm])
@@ -155,10 +157,24 @@ class EchoCanceller:
         if len(out) < n:  # only at the start (or after odd chunk sizes): a few samples of delay
             out = np.concatenate([np.zeros(n - len(out), dtype=np.int16), out])
         result, self._out = out[:n], out[n:].copy()
-        if self.lag is not None and ref.any():
-            self.energy_in += float(np.sum(chunk.pcm.astype(np.float64) ** 2))
-            self.energy_out += float(np.sum(result.astype(np.float64) ** 2))
+        if ref.any():
+            self._measure(float(np.sum(chunk.pcm.astype(np.float64) ** 2)),
+                          float(np.sum(result.astype(np.float64) ** 2)), n)
         return replace(chunk, pcm=result)
+
+    def _measure(self, energy_in: float, energy_out: float, n: int) -> None:
+        self.energy_in += energy_in
+        self.energy_out += energy_out
+        if self.converged:
+            return
+        self._recent.append((energy_in, energy_out))
+        total_in = sum(e for e, _ in self._recent)
+        total_out = sum(e for _, e in self._recent)
+        loud = total_in > (300.0**2) * n * len(self._recent)  # an echo clearly there (RMS > 300)
+        if len(self._recent) == self._recent.maxlen and loud and total_in > total_out * 10 ** (
+                self.config.converged_db / 10):
+            self.converged = True
+            log.info("echo canceller converged: %.0f dB", 10 * np.log10(total_in / (total_out + 1.0)))
 
     @property
     def erle_db(self) -> float:
@@ -169,6 +185,8 @@ class EchoCanceller:
         """After a device change: forget the timeline, the lag and the filter; all are learnt again."""
         self.far.reset()
         self.lag = None
+        self.converged = False
+        self._recent.clear()
         self._next_pos = None
         self._mic_hist.clear()
         self._mic_hist_len = 0
@@ -231,6 +249,8 @@ class EchoCanceller:
             return
         log.info("echo path lag %.0f ms (confidence %.2f)", estimate.lag * 1000 / RATE, estimate.confidence)
         self.lag = estimate.lag
+        self.converged = False
+        self._recent.clear()
         self.backend.reset()
         self._out = np.zeros(0, dtype=np.int16)
 

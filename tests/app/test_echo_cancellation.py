@@ -18,7 +18,7 @@ import pytest
 
 from desktop.core.config import SAMPLE_RATE
 from tests.app.test_interruption import USER_SPEECH, reply_playing
-from tests.support.app_harness import TEST_KEY, App, start_app, stop_app, until
+from tests.support.app_harness import TEST_KEY, start_app, stop_app, until
 from tests.support.pulse import PulseServer
 from tests.support.realtime_server import RealtimeTestServer
 from tests.support.sounds import read_wav, rms, speech_wav
@@ -92,7 +92,9 @@ def test_echo_only_replies_never_interrupt(gain_db: float, delay_ms: int, replie
             assert levels[0] > 1500 * 10 ** (gain_db / 20), "the echo did not reach the microphone: the test would prove nothing"
             assert guard.canceller.active and not guard.gating, "the canceller aligned and took over"
             kinds = realtime_server.received_types()
-            assert app.controller.interrupts == []
+            canceller = guard.canceller
+            assert app.controller.interrupts == [], (canceller.lag, [(e.lag, round(e.confidence, 2))
+                                                                      for e in canceller.estimates])
             assert "conversation.item.truncate" not in kinds and "response.cancel" not in kinds
             assert not [e for e in realtime_server.sent if e["type"] == "input_audio_buffer.speech_started"]
             assert guard.canceller.erle_db >= 20, guard.canceller.erle_db
@@ -133,8 +135,6 @@ def test_user_interrupts_a_loud_echo_and_the_server_hears_the_user(delay_ms: int
             sent = sent_audio(realtime_server)[sent_before:]
             overlap = sent[: round(0.5 * SAMPLE_RATE)]
             assert rms(overlap) > 0.2 * rms(user), "the user's words did not reach the server"
-            spectrum_user = np.abs(np.fft.rfft(user.astype(np.float64), 4096))
-            assert spectrum_user.any()
         finally:
             await stop_app(app)
 
