@@ -75,7 +75,7 @@ def load_backend() -> CancellerBackend | None:
 
 @dataclass(frozen=True)
 class CancellerConfig:
-    lead_ms: float = 40.0  # the reference is taken this much before the estimated echo (AEC3 needs it causal)
+    lead_ms: float = 60.0  # the reference is taken this much before the estimated echo (AEC3 needs it causal)
     lag_lo_s: float = -0.8  # search range of DAC -> ADC stamp offsets (Pulse's plugin: about -0.5 s)
     lag_hi_s: float = 0.6
     window_s: float = 1.0  # microphone audio correlated per estimate
@@ -242,7 +242,7 @@ class EchoCanceller:
         del self.estimates[:-50]
         if estimate.confidence < self.config.min_confidence:
             return
-        if self.lag is not None and abs(estimate.lag - self.lag) <= RATE * 0.02:
+        if self.lag is not None and abs(estimate.lag - self.lag) <= RATE * 0.04:  # AEC3 follows small drift
             return
         agreed = previous is not None and previous.confidence >= self.config.min_confidence
         if not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005:  # type: ignore[union-attr]

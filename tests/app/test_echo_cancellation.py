@@ -89,8 +89,8 @@ def test_echo_only_replies_never_interrupt(gain_db: float, delay_ms: int, replie
                 if n == 0:
                     levels.append(await raw_mic_level(pulse, 1.5))
                 await until(lambda: app.controller.turn_state == "idle", within=30, what=f"reply {n} played out")
-            assert levels[0] > 1500 * 10 ** (gain_db / 20), "the echo did not reach the microphone: the test would prove nothing"
-            assert guard.canceller.active and not guard.gating, "the canceller aligned and took over"
+            assert levels[0] > 1500 * 10 ** (gain_db / 20), "no echo reached the microphone: the test proves nothing"
+            assert guard.canceller.active, "the canceller aligned and converged"
             kinds = realtime_server.received_types()
             canceller = guard.canceller
             assert app.controller.interrupts == [], (canceller.lag, [(e.lag, round(e.confidence, 2))
