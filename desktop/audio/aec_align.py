@@ -20,37 +20,46 @@ RATE = 24000
 
 
 class FarEnd:
-    """A timeline of played samples: position p holds the sample whose DAC time is p / RATE seconds.
+    """A timeline of played samples: position p holds the sample whose DAC time is about p / RATE seconds.
 
-    Writes anchor on the block's DAC time when the stream (re)starts or drifts by more than `reanchor_s`
-    (after an underrun, a rest, a device change); otherwise blocks are appended back to back, so the
-    reference is sample-exact while the stream runs. Only the last `keep_s` seconds are kept."""
+    DAC stamps jitter by a few ms, and the reference must not: positions come from the output stream's own
+    frame count (which also counts the silent blocks between replies), tied to the DAC clock by an offset taken
+    from the stamps once, and again only when they disagree by more than `reanchor_s` (a rest, a device
+    change, an underrun that the device filled with silence of its own). Without a frame count, blocks are
+    laid back to back and gaps are taken from the stamps. Only the last `keep_s` seconds are kept."""
 
-    def __init__(self, keep_s: float = 4.0, reanchor_s: float = 0.02) -> None:
+    def __init__(self, keep_s: float = 4.0, reanchor_s: float = 0.05) -> None:
         self._size = int(keep_s * RATE)
         self._buf = np.zeros(self._size, dtype=np.int16)
         self._end = 0  # absolute position one past the newest sample
         self._reanchor = int(reanchor_s * RATE)
+        self._offset: int | None = None  # timeline position minus stream frame (24 kHz)
         self.anchors = 0  # how often the timeline was re-anchored on a DAC time (tests, diagnostics)
 
     @property
     def end(self) -> int:
         return self._end
 
-    def write(self, samples: np.ndarray, dac_time: float) -> None:
-        start = round(dac_time * RATE)
-        if self._end == 0 or abs(start - self._end) > self._reanchor:
-            if start > self._end:  # a pause (or the first block): the gap held silence
-                self._clear(self._end, start)
+    def write(self, samples: np.ndarray, dac_time: float, frame: int = -1) -> None:
+        """`frame`: the output stream's count of (24 kHz) frames before this block, or -1 if unknown."""
+        stamped = round(dac_time * RATE)
+        if frame >= 0:
+            expected = frame + self._offset if self._offset is not None else None
+        else:
+            expected = self._end if self._end else None
+        if expected is None or abs(stamped - expected) > self._reanchor:
+            start = stamped
+            self._offset = stamped - frame if frame >= 0 else None
             self.anchors += 1
         else:
-            start = self._end
+            start = expected
+        if start > self._end:  # a pause between replies (or the first block): the gap held silence
+            self._clear(self._end, start)
         n = len(samples)
         if n >= self._size:
             samples, start = samples[-self._size:], start + n - self._size
             n = self._size
-        idx = (start + np.arange(n)) % self._size
-        self._buf[idx] = samples
+        self._put(start, samples[:n])
         self._end = max(self._end, start + n)
 
     def read(self, start: int, n: int) -> np.ndarray:
@@ -58,18 +67,30 @@ class FarEnd:
         out = np.zeros(n, dtype=np.int16)
         lo = max(start, self._end - self._size)
         hi = min(start + n, self._end)
-        if hi > lo:
-            out[lo - start: hi - start] = self._buf[np.arange(lo, hi) % self._size]
+        while hi > lo:  # at most two slices of the ring
+            at = lo % self._size
+            take = min(hi - lo, self._size - at)
+            out[lo - start: lo - start + take] = self._buf[at: at + take]
+            lo += take
         return out
 
     def reset(self) -> None:
         self._buf[:] = 0
         self._end = 0
+        self._offset = None
 
     def _clear(self, lo: int, hi: int) -> None:
         lo = max(lo, hi - self._size)
         if hi > lo:
-            self._buf[np.arange(lo, hi) % self._size] = 0
+            self._put(lo, np.zeros(hi - lo, dtype=np.int16))
+
+    def _put(self, start: int, samples: np.ndarray) -> None:
+        done = 0
+        while done < len(samples):  # at most two slices of the ring
+            at = (start + done) % self._size
+            take = min(len(samples) - done, self._size - at)
+            self._buf[at: at + take] = samples[done: done + take]
+            done += take
 
 
 @dataclass(frozen=True)

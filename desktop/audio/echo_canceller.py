@@ -75,13 +75,13 @@ def load_backend() -> CancellerBackend | None:
 
 @dataclass(frozen=True)
 class CancellerConfig:
-    lead_ms: float = 60.0  # the reference is taken this much before the estimated echo (AEC3 needs it causal)
+    lead_ms: float = 40.0  # the reference is taken this much before the estimated echo (AEC3 needs it causal)
     lag_lo_s: float = -0.8  # search range of DAC -> ADC stamp offsets (Pulse's plugin: about -0.5 s)
     lag_hi_s: float = 0.6
     window_s: float = 1.0  # microphone audio correlated per estimate
     every_s: float = 1.0  # how often to re-estimate while the speaker plays
     min_confidence: float = 0.3
-    idle_after_s: float = 1.5  # speaker silent this long: chunks pass through untouched (no CPU)
+    follow_ms: float = 10.0  # lag moves up to this are followed without restarting the filter
     far_floor: float = 30.0  # int16 RMS under which the far end counts as silent
     converged_db: float = 15.0  # echo reduction that proves the filter has converged (then `active`)
 
@@ -99,8 +99,7 @@ class EchoCanceller:
         self._estimating = False
         self._resampler: soxr.ResampleStream | None = None
         self._far_rate = RATE
-        self._far_loud_end = -(10**12)  # timeline position of the last far-end sample above the floor
-        self._next_pos: int | None = None
+        self._mic_offset: int | None = None  # timeline position minus the capture's sample index
         self._mic_hist: deque[tuple[int, np.ndarray]] = deque()
         self._mic_hist_len = 0
         self._pending = np.zeros(0, dtype=np.int16)
@@ -109,8 +108,8 @@ class EchoCanceller:
         self.frames = 0  # frames processed by the backend (tests, bench)
         self.energy_in = 0.0  # microphone / cleaned energy while the far end plays (ERLE figure)
         self.energy_out = 0.0
-        self.converged = False  # set once half a second of loud echo came out >= converged_db quieter
-        self._recent: deque[tuple[float, float]] = deque(maxlen=12)
+        self.converged = False  # set once a third of a second of loud echo came out >= converged_db quieter
+        self._recent: deque[tuple[float, float]] = deque(maxlen=8)
 
     @property
     def active(self) -> bool:
@@ -118,7 +117,8 @@ class EchoCanceller:
         return self.enabled and self.lag is not None and self.converged
 
     # -- far end (loop thread, from the playback's drain) ----
-    def note_playback(self, samples: np.ndarray, dac_time: float, rate: int) -> None:
+    def note_playback(self, samples: np.ndarray, dac_time: float, rate: int, frame: int = -1) -> None:
+        """A played block (int16 at the device rate), its DAC time and the output stream's frame count."""
         if not self.enabled:
             return
         if rate != self._far_rate:
@@ -127,18 +127,16 @@ class EchoCanceller:
         pcm = samples if self._resampler is None else self._resampler.resample_chunk(samples)
         if len(pcm) == 0:
             return
-        self.far.write(pcm, dac_time)
-        if float(np.sqrt(np.mean(pcm.astype(np.float32) ** 2))) > self.config.far_floor:
-            self._far_loud_end = self.far.end
+        self.far.write(pcm, dac_time, frame if frame < 0 or rate == RATE else round(frame * RATE / rate))
 
     # -- near end (loop thread, from the capture's drain) ----
     def process(self, chunk: AudioChunk) -> AudioChunk:
         """The chunk with the echo removed (same length and stamps); untouched when disabled or idle."""
         n = len(chunk.pcm)
-        pos = round(chunk.adc_time * RATE)
-        if self._next_pos is not None and abs(pos - self._next_pos) < RATE // 50:
-            pos = self._next_pos  # contiguous: keep sample-exact positions despite stamp jitter
-        self._next_pos = pos + n
+        stamped = round(chunk.adc_time * RATE)
+        if self._mic_offset is None or abs(stamped - (chunk.index + self._mic_offset)) > RATE // 20:
+            self._mic_offset = stamped - chunk.index  # ADC stamps jitter by ms: positions follow the sample count
+        pos = chunk.index + self._mic_offset
         if not self.enabled:
             return chunk
         self._remember(pos, chunk.pcm)
@@ -187,7 +185,7 @@ class EchoCanceller:
         self.lag = None
         self.converged = False
         self._recent.clear()
-        self._next_pos = None
+        self._mic_offset = None
         self._mic_hist.clear()
         self._mic_hist_len = 0
         self._pending = np.zeros(0, dtype=np.int16)
@@ -233,16 +231,17 @@ class EchoCanceller:
             self._accept(future.result())
 
     def _accept(self, estimate: LagEstimate) -> None:
-        """A lag is taken (the first, or a change: another device, a re-anchored timeline) only when two
-        confident estimates in a row agree, so one lucky correlation never locks or throws away the filter.
-        Every change restarts the filter: AEC3 re-converges from scratch in well under a second, but takes
-        seconds to follow a jump of its reference."""
+        """Follows the echo path's lag. Small moves (the two streams' sample clocks drift apart: about 3 samples a
+        second on the test devices) are followed sample by sample, which AEC3 absorbs; a jump (another device, a
+        re-anchored timeline) is taken only when two confident estimates in a row agree, and restarts the
+        filter: AEC3 re-converges from scratch in well under a second but takes seconds to follow a jump."""
         previous = self.estimates[-1] if self.estimates else None
         self.estimates.append(estimate)
         del self.estimates[:-50]
         if estimate.confidence < self.config.min_confidence:
             return
-        if self.lag is not None and abs(estimate.lag - self.lag) <= RATE * 0.04:  # AEC3 follows small drift
+        if self.lag is not None and abs(estimate.lag - self.lag) <= RATE * self.config.follow_ms / 1000:
+            self.lag = estimate.lag
             return
         agreed = previous is not None and previous.confidence >= self.config.min_confidence
         if not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005:  # type: ignore[union-attr]

@@ -46,7 +46,7 @@ def run(canceller: EchoCanceller, far: np.ndarray, mic: np.ndarray, stamp_offset
     played = 0
     for start in range(0, len(mic) - chunk + 1, chunk):
         while played <= start + chunk + 2 * chunk:  # the speaker is fed ahead of what the mic captures
-            canceller.note_playback(far[played:played + 240], t0 + played / RATE + stamp_offset_s, RATE)
+            canceller.note_playback(far[played:played + 240], t0 + played / RATE + stamp_offset_s, RATE, played)
             played += 240
         pcm = np.clip(np.round(mic[start:start + chunk]), -32768, 32767).astype(np.int16)
         result = canceller.process(AudioChunk(pcm, start, t0 + start / RATE, 0.0, 0.0, 0.0))
