@@ -61,11 +61,11 @@ class EchoGuard:
 
     @property
     def gating(self) -> bool:
-        """True when the server must hear silence while the assistant speaks. Still true with an active canceller:
-        measured on the loopback devices, a drifting echo path lets some echo through at a reply's onset until
-        AEC3 re-adapts, and a server's voice detection takes that for the user. The local detector judges the
-        cleaned microphone against its much smaller echo gain instead, so the user can interrupt at any volume."""
-        return self.config.enabled
+        """True when the server must hear silence while the assistant speaks: enabled, and no active canceller
+        cleans the microphone. With one, the server hears the cleaned microphone (its own voice detection can
+        interrupt), and the guard still judges the local detector's speech, against the much smaller echo gain
+        of the cleaned microphone."""
+        return self.config.enabled and not (self.canceller is not None and self.canceller.active)
 
     def set_enabled(self, enabled: bool) -> None:
         """"I use headphones" turns the guard and the canceller off together."""

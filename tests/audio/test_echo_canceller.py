@@ -126,9 +126,9 @@ def test_guard_hands_over_to_an_active_canceller(far: np.ndarray) -> None:
     guard = EchoGuard()
     canceller = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
     guard.canceller = canceller
-    assert guard.gating
+    assert guard.gating, "not aligned yet: the level guard still gates the server"
     run(canceller, far, echo_of(far, 0, 0.03), 0.0)
-    assert canceller.active
+    assert canceller.active and not guard.gating
     guard.note_playback(10.0, 5000.0)
     # The cleaned microphone's echo gain is tiny: a user far quieter than the speaker is still heard, a
     # leftover of the echo is not.
