@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from desktop.audio.capture import AudioChunk, CaptureConfig
-from desktop.audio.echo_canceller import EchoCanceller, attach_canceller
+from desktop.audio.echo_canceller import EchoCanceller, WebRtcBackend, attach_canceller
 from desktop.audio.echo_guard import EchoGuard
 from desktop.audio.engine import AudioEngine
 from desktop.audio.playback import PlaybackConfig
@@ -158,6 +158,125 @@ def analyse(session: Session) -> dict[str, float]:
     }
 
 
+# ----------------------------------------------------------------------------------------- library comparison
+# The candidates, each behind the app's backend shape (10 ms int16 frames in, cleaned frames out). Only the chosen
+# one is a dependency; the others are measured when installed (pip install livekit speexdsp-aec; the latter also
+# needs the system's libspeexdsp).
+
+
+class LiveKitBackend:
+    name = "livekit (rtc.AudioProcessingModule, AEC3)"
+
+    def __init__(self) -> None:
+        from livekit import rtc  # type: ignore[import-not-found]
+
+        self._rtc = rtc
+        self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        self._apm.process_reverse_stream(self._rtc.AudioFrame(far.tobytes(), 24000, 1, len(far)))
+        frame = self._rtc.AudioFrame(near.tobytes(), 24000, 1, len(near))
+        self._apm.process_stream(frame)
+        return np.frombuffer(frame.data, dtype=np.int16).copy()
+
+
+class SpeexBackend:
+    name = "speexdsp-aec (libspeexdsp, 300 ms tail)"
+
+    def __init__(self) -> None:
+        import speexdsp_aec  # type: ignore[import-not-found]
+
+        self._aec = speexdsp_aec.SpeexAec(sample_rate=24000, frame_ms=10, filter_tail_ms=300)
+
+    def process(self, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        return np.frombuffer(self._aec.process(near, far), dtype=np.int16)
+
+
+class PyWebRtcBackend(WebRtcBackend):
+    name = "pywebrtc-audio (AudioProcessor, AEC3) [chosen]"
+
+
+def record_echo(pulse: PulseServer, gain_db: float, delay_ms: int, far: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plays `far` on the speaker with the loopback on; returns (microphone, speaker monitor) recordings."""
+    module = loop_speaker_into_mic(pulse, gain_db, delay_ms)
+    try:
+        time.sleep(1.0)
+        mic, spk = pulse.record("vmic"), pulse.record_speaker()
+        time.sleep(0.5)
+        pulse.play_into("spk", far).wait(60)
+        time.sleep(0.5)
+        return mic.stop(), spk.stop()
+    finally:
+        pulse.unload(module)
+
+
+def xcorr_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
+    """d such that a[n] ~ b[n - d]."""
+    n = 1 << int(np.ceil(np.log2(len(a) + len(b))))
+    c = np.fft.irfft(np.fft.rfft(a.astype(np.float64), n) * np.conj(np.fft.rfft(b.astype(np.float64), n)), n)
+    c = np.concatenate([c[-max_lag:], c[: max_lag + 1]])
+    return int(np.argmax(c)) - max_lag
+
+
+def energy(x: np.ndarray) -> float:
+    return float(np.mean(x.astype(np.float64) ** 2)) + 1.0
+
+
+def compare_library(factory: type, mic: np.ndarray, spk: np.ndarray, near: np.ndarray) -> dict[str, float]:
+    """ERLE, convergence, CPU and double talk for one library on one recorded echo (reference aligned by
+    cross-correlation and taken 40 ms early, as the app does)."""
+    n = min(len(mic), len(spk))
+    mic, spk = mic[:n].astype(np.int32), spk[:n]
+    d = xcorr_lag(mic, spk, 24000) - 960
+    ref = np.zeros(n, dtype=np.int16)
+    if d >= 0:
+        ref[d:] = spk[: n - d]
+    else:
+        ref[: n + d] = spk[-d:]
+    at = 5 * 24000
+    with_user = mic.copy()
+    with_user[at:at + len(near)] += near
+    outs, cpu = [], 0.0
+    for signal in (mic, with_user):
+        backend, out = factory(), np.zeros(n, dtype=np.int16)
+        near16 = np.clip(signal, -32768, 32767).astype(np.int16)
+        start = time.thread_time()
+        for i in range(0, n - 239, 240):
+            out[i:i + 240] = backend.process(np.ascontiguousarray(near16[i:i + 240]), ref[i:i + 240])
+        cpu = time.thread_time() - start
+        outs.append(out)
+    echo_out, dt_out = outs
+    w = 2400
+    blocks = [10 * np.log10(energy(mic[i:i + w]) / energy(echo_out[i:i + w]))
+              for i in range(0, n - w, w) if energy(mic[i:i + w]) > 300.0**2]
+    converge = next((k * w / 24000 for k in range(len(blocks)) if np.mean(np.array(blocks[k:]) >= 25) >= 0.9),
+                    float("nan"))
+    span = slice(at, at + len(near))
+    user = near.astype(np.float64)
+    best = min((energy(dt_out[at + k: at + k + len(near)] - user * g), k, g)
+               for k in range(0, 480, 8)
+               for g in [float(np.dot(dt_out[at + k: at + k + len(near)], user) / np.dot(user, user))])
+    return {"erle": 10 * np.log10(energy(mic[2 * 24000:]) / energy(echo_out[2 * 24000:])), "converge": converge,
+            "cpu_ms": 1000 * cpu / (n / 240),
+            "dt_echo_left": 10 * np.log10(best[0] / energy(mic[span])), "dt_user_gain": best[2]}
+
+
+def compare_libraries(pulse: PulseServer) -> None:
+    far = np.concatenate([read_wav(speech_wav(text))[0] for text in REPLIES[1:] + REPLIES[1:]])
+    near = read_wav(speech_wav("Wait, stop please, I have a different question."))[0]
+    for gain, delay in ((0, 30), (-13, 30), (0, 120)):
+        mic, spk = record_echo(pulse, gain, delay, far)
+        for factory in (PyWebRtcBackend, LiveKitBackend, SpeexBackend):
+            try:
+                r = compare_library(factory, mic, spk, near)
+            except (ImportError, RuntimeError) as exc:
+                print(f"| library {factory.name} ({gain} dB, {delay} ms) | not installed | {exc} | |")
+                continue
+            print(f"| library {factory.name} ({gain} dB, {delay} ms) | ERLE {r['erle']:.1f} dB | convergence "
+                  f"{r['converge']:.1f} s, {r['cpu_ms']:.3f} ms per 10 ms frame, double talk: echo left "
+                  f"{r['dt_echo_left']:.1f} dB, user kept x{r['dt_user_gain']:.2f} | ERLE >= 25 dB |", flush=True)
+
+
 async def run(replies: int) -> None:
     pulse = start_pulse()
     try:
@@ -180,7 +299,15 @@ async def run(replies: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replies", type=int, default=50)
+    parser.add_argument("--libraries", action="store_true", help="compare the candidate libraries only")
     args = parser.parse_args()
+    if args.libraries:
+        pulse = start_pulse()
+        try:
+            compare_libraries(pulse)
+        finally:
+            pulse.stop()
+        return 0
     asyncio.run(run(args.replies))
     return 0
 
