@@ -7,7 +7,7 @@ replies that would interrupt (a 20 ms frame of the cleaned microphone loud enoug
 detection, or a local detection), CPU of the canceller per 10 ms frame, and, with --libraries, the comparison of
 candidate libraries on one recorded echo. Goals are shown, not asserted.
 
-    .venv/bin/python bench/aec_bench.py [--replies 50] [--libraries]
+    .venv/bin/python bench/aec_bench.py [--replies 50] [--trials 5] [--libraries]
 """
 
 from __future__ import annotations
@@ -21,14 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import app_env  # noqa: F401  (isolated home, offscreen Qt, fake key: before Qt and desktop/)
+import qasync
+from interrupt_bench import open_app, start_reply
+from PySide6.QtWidgets import QApplication
 
 from desktop.audio.capture import AudioChunk, CaptureConfig
 from desktop.audio.echo_canceller import EchoCanceller, WebRtcBackend, attach_canceller
 from desktop.audio.echo_guard import EchoGuard
 from desktop.audio.engine import AudioEngine
 from desktop.audio.playback import PlaybackConfig
-from tests.support.pulse import PulseServer, start_pulse
+from tests.support.app_harness import stop_app, until
+from tests.support.pulse import WARM_UP_S, PulseServer, start_pulse
+from tests.support.realtime_server import RealtimeTestServer
 from tests.support.sounds import read_wav, speech_wav
 
 SERVER_SPEECH_RMS = 500.0  # the loopback server's energy detector: a 20 ms frame above this is "speech"
@@ -252,13 +258,18 @@ def compare_library(factory: type, mic: np.ndarray, spk: np.ndarray, near: np.nd
     converge = next((k * w / 24000 for k in range(len(blocks)) if np.mean(np.array(blocks[k:]) >= 25) >= 0.9),
                     float("nan"))
     span = slice(at, at + len(near))
-    user = near.astype(np.float64)
-    best = min((energy(dt_out[at + k: at + k + len(near)] - user * g), k, g)
-               for k in range(0, 480, 8)
-               for g in [float(np.dot(dt_out[at + k: at + k + len(near)], user) / np.dot(user, user))])
+    user, echo = near.astype(np.float64), mic[span].astype(np.float64)
+    # What was sent during double talk, explained as a mix of the user's words and the echo (least squares, at the
+    # canceller's small processing delay): how much of each survived, in dB of what was in the microphone.
+    fits = []
+    for k in range(0, 480, 4):
+        sent = dt_out[at + k: at + k + len(near)].astype(np.float64)
+        coef, *_ = np.linalg.lstsq(np.stack([user, echo], axis=1), sent, rcond=None)
+        fits.append((float(np.sum((sent - coef[0] * user - coef[1] * echo) ** 2)), coef))
+    _, (g_user, g_echo) = min(fits, key=lambda fit: fit[0])
     return {"erle": 10 * np.log10(energy(mic[2 * 24000:]) / energy(echo_out[2 * 24000:])), "converge": converge,
             "cpu_ms": 1000 * cpu / (n / 240),
-            "dt_echo_left": 10 * np.log10(best[0] / energy(mic[span])), "dt_user_gain": best[2]}
+            "dt_echo_left": 20 * np.log10(abs(g_echo) + 1e-6), "dt_user_gain": 20 * np.log10(abs(g_user) + 1e-6)}
 
 
 def compare_libraries(pulse: PulseServer) -> None:
@@ -274,13 +285,63 @@ def compare_libraries(pulse: PulseServer) -> None:
                 continue
             print(f"| library {factory.name} ({gain} dB, {delay} ms) | ERLE {r['erle']:.1f} dB | convergence "
                   f"{r['converge']:.1f} s, {r['cpu_ms']:.3f} ms per 10 ms frame, double talk: echo left "
-                  f"{r['dt_echo_left']:.1f} dB, user kept x{r['dt_user_gain']:.2f} | ERLE >= 25 dB |", flush=True)
+                  f"{r['dt_echo_left']:.1f} dB, user's words {r['dt_user_gain']:.1f} dB | ERLE >= 25 dB |", flush=True)
 
 
-async def run(replies: int) -> None:
-    pulse = start_pulse()
+async def app_rows(pulse: PulseServer, replies: int, trials: int) -> None:
+    """The whole app, hands-free, speaker looped into the mic at 0 dB / 30 ms: echo-only replies that got
+    interrupted (by the local detector or the server's, which hears the cleaned microphone), and the time from
+    the user's speech onset (first loud block the detectors see) to the truncation."""
+    server = RealtimeTestServer().start()
+    module = loop_speaker_into_mic(pulse, 0, 30)
+    speech = read_wav(speech_wav(REPLIES[0]))[0].astype("<i2").tobytes()
+    long_reply = read_wav(speech_wav(REPLIES[1]))[0].astype("<i2").tobytes()
+    user = read_wav(speech_wav("Wait, stop please, I have a different question."))[0]
+    app = await open_app(server, hands_free=True)
     try:
-        for gain, delay, count in ((0, 30, replies), (-13, 30, max(5, replies // 5)), (0, 120, max(5, replies // 5))):
+        await start_reply(app, server, long_reply, heard_ms=50)  # the first reply aligns the canceller
+        await until(lambda: app.controller.turn_state == "idle", within=30, what="reply played out")
+        before = len(app.controller.interrupts)
+        for _ in range(replies):
+            await start_reply(app, server, speech, heard_ms=50)
+            await until(lambda: app.controller.turn_state == "idle", within=30, what="reply played out")
+        false = len(app.controller.interrupts) - before
+        print(f"| false interruptions over echo-only replies (0 dB, 30 ms, whole app) | {false} of {replies} | "
+              f"canceller lag {(app.controller._guard.canceller.lag or 0) / 24:.0f} ms | goal 0 |", flush=True)
+        onset: list[float] = []
+        app.controller.mic_samples.connect(
+            lambda pcm: onset.append(time.monotonic())
+            if not onset and float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) > 500 else None)
+        delays, from_play, triggers = [], [], []
+        for _ in range(trials):
+            done = len(app.controller.interrupts)
+            await start_reply(app, server, long_reply, heard_ms=2000)
+            onset.clear()
+            played = time.monotonic()
+            pulse.play_into_mic(user)
+            await until(lambda n=done: len(app.controller.interrupts) > n, within=10, what="interrupt")
+            record = app.controller.interrupts[-1]
+            triggers.append(record.trigger)
+            from_play.append((record.at - played) * 1000)
+            if onset:
+                delays.append((record.at - onset[0]) * 1000)
+            await until(lambda: app.controller.turn_state in ("idle", "listening"), within=20)
+            await until(lambda: app.controller.turn_state == "idle", within=20)
+        print(f"| user speech onset -> truncate with the AEC (0 dB, 30 ms), p50 / max | {np.median(delays):.0f} / "
+              f"{max(delays):.0f} ms | paplay start -> truncate {np.median(from_play):.0f} ms; triggers "
+              f"{', '.join(sorted(set(triggers)))} ({len(delays)} of {trials}) | goal <= 300 ms |", flush=True)
+    finally:
+        await stop_app(app)
+        pulse.unload(module)
+        server.stop()
+
+
+async def run(replies: int, trials: int) -> None:
+    pulse = start_pulse()
+    await asyncio.sleep(WARM_UP_S)  # a just-started audio server costs its clients more (tests/support/pulse.py)
+    try:
+        await app_rows(pulse, replies, trials)
+        for gain, delay, count in ((0, 30, 12), (-13, 30, 5), (0, 120, 5), (-13, 120, 5)):
             session = await echo_session(gain, delay, count, pulse)
             a = analyse(session)
             label = f"{gain} dB, {delay} ms"
@@ -299,6 +360,7 @@ async def run(replies: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replies", type=int, default=50)
+    parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--libraries", action="store_true", help="compare the candidate libraries only")
     args = parser.parse_args()
     if args.libraries:
@@ -308,7 +370,9 @@ def main() -> int:
         finally:
             pulse.stop()
         return 0
-    asyncio.run(run(args.replies))
+    qt = QApplication.instance() or QApplication(sys.argv[:1])
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qt)) as runner:
+        runner.run(run(args.replies, args.trials))
     return 0
 
 

@@ -99,6 +99,8 @@ class EchoCanceller:
         self._estimating = False
         self._resampler: soxr.ResampleStream | None = None
         self._far_rate = RATE
+        self._far_next = -1  # the device frame the next played block should start at (runs of blocks)
+        self._far_run = (-1, 0)  # a run's first position (24 kHz) and the samples resampled since
         self._mic_offset: int | None = None  # timeline position minus the capture's sample index
         self._mic_hist: deque[tuple[int, np.ndarray]] = deque()
         self._mic_hist_len = 0
@@ -121,13 +123,22 @@ class EchoCanceller:
         """A played block (int16 at the device rate), its DAC time and the output stream's frame count."""
         if not self.enabled:
             return
-        if rate != self._far_rate:
-            self._far_rate = rate
-            self._resampler = None if rate == RATE else soxr.ResampleStream(rate, RATE, 1, dtype="int16")
-        pcm = samples if self._resampler is None else self._resampler.resample_chunk(samples)
-        if len(pcm) == 0:
+        if rate == RATE:
+            self.far.write(samples, dac_time, frame)
             return
-        self.far.write(pcm, dac_time, frame if frame < 0 or rate == RATE else round(frame * RATE / rate))
+        # Another device rate: each run of back-to-back blocks goes through one streaming resampler and is laid
+        # out contiguously from its first block's position (per-block rounding would leave gaps and overlaps).
+        if rate != self._far_rate or frame < 0 or frame != self._far_next:
+            self._far_rate = rate
+            self._resampler = soxr.ResampleStream(rate, RATE, 1, dtype="int16")
+            self._far_run = (round(frame * RATE / rate) if frame >= 0 else -1, 0)
+        self._far_next = frame + len(samples)
+        assert self._resampler is not None
+        pcm = self._resampler.resample_chunk(samples)
+        start, emitted = self._far_run
+        self._far_run = (start, emitted + len(pcm))
+        if len(pcm):
+            self.far.write(pcm, dac_time, start + emitted if start >= 0 else -1)
 
     # -- near end (loop thread, from the capture's drain) ----
     def process(self, chunk: AudioChunk) -> AudioChunk:
