@@ -217,8 +217,7 @@ class EchoCanceller:
     def _maybe_estimate(self, end: int) -> None:
         c = self.config
         window = round(c.window_s * RATE)
-        pending = self.lag is None and bool(self.estimates) and self.estimates[-1].confidence >= c.min_confidence
-        every = c.every_s / 4 if pending else c.every_s  # one confident estimate waits for its confirmation
+        every = c.every_s / 4 if self.lag is None else c.every_s  # until locked, look often (only while playing)
         due = end - self._last_estimate_pos >= every * RATE
         if self._estimating or not due or self._mic_hist_len < window or not self._mic_hist:
             return
