@@ -1,7 +1,8 @@
 """The command line: `parley` / `python -m desktop`.
 
 Flags that only print (--version, --list-devices, --help) must work without a display, so Qt is imported only
-when a window is actually needed.
+when a window is actually needed. The command line only parses into the app's `Options`
+(desktop/app/options.py); nothing below the entry point imports this module.
 """
 
 from __future__ import annotations
@@ -10,22 +11,11 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from desktop import __version__
+from desktop.app.options import Options
 
 URL_ENV = "PARLEY_REALTIME_URL"
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line asked for; None means "use the saved setting"."""
-
-    url: str | None = None
-    hands_free: bool = False
-    input_device: str | None = None
-    output_device: str | None = None
-    verbose: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-devices", action="store_true", help="list audio input and output devices and exit")
     parser.add_argument("--input-device", metavar="NAME|INDEX", help="microphone: name substring or index")
     parser.add_argument("--output-device", metavar="NAME|INDEX", help="speaker: name substring or index")
+    parser.add_argument("--mcp-config", metavar="PATH",
+                        help="MCP servers file to use instead of mcp.json in Parley's config folder "
+                        "(see docs/mcp.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return parser
 
@@ -69,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop.engine.__main__ import main as engine_main
 
         return engine_main(raw[1:])
+    if raw[:1] == ["--lifeline"]:  # the same for the wrapper that gives a child Linux's parent-death signal
+        from desktop.engine.lifeline import main as lifeline_main
+
+        return lifeline_main(raw[1:])
     args = build_parser().parse_args(raw)
     if args.list_devices:
         return list_devices()
@@ -78,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         input_device=args.input_device,
         output_device=args.output_device,
         verbose=args.verbose,
+        mcp_config=args.mcp_config,
     )
     from desktop.app.bootstrap import run
 

@@ -3,12 +3,16 @@
 "auto" is what a new user gets: with no key, Parley still holds a spoken conversation through the offline engine
 on this computer, and says so; once a key exists, OpenAI. An explicit --url / PARLEY_REALTIME_URL always wins,
 because whoever typed it knows what server they want.
+
+The window's status line says where Parley talks in words (`title`); the URL itself is for the tooltip and the
+settings, not for the line a user reads at a glance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from desktop.app.secrets import KeySource
 from desktop.app.settings import OPENAI_REALTIME_URL
@@ -20,26 +24,41 @@ class Backend:
     url: str | None  # None for "offline": the engine's URL is known once it has started
     auth_style: str
     key: str | None
-    notice: str  # one sentence for the status area
+    title: str  # the status line: "OpenAI · gpt-realtime · voice marin", "Offline engine", "Custom server · host"
+    notice: str = ""  # a sentence for the transcript when there is something to know or do, else nothing
 
 
 def choose_backend(settings: dict[str, Any], key: KeySource, url_override: str | None) -> Backend:
     kind = settings["backend"]
     model = settings["model"]
     if url_override:
-        return Backend("custom", url_override, settings["auth_style"], key.key, f"Using {url_override}")
+        return Backend("custom", url_override, settings["auth_style"], key.key, custom_title(url_override))
     if kind == "auto":
         kind = "openai" if key.key else "offline"
     if kind == "offline":
-        notice = ("No API key yet: talking to the offline engine on this computer (Settings → Connection to add "
-                  "a key)." if not key.key else "Talking to the offline engine on this computer.")
-        return Backend("offline", None, "none", None, notice)
+        notice = "" if key.key else ("No API key yet: talking to the offline engine on this computer "
+                                     "(Settings → Connection to add a key).")
+        return Backend("offline", None, "none", None, "Offline engine", notice)
     if kind == "openai":
         url = f"{OPENAI_REALTIME_URL}?model={model}"
+        title = f"OpenAI · {model} · voice {settings['voice']}"
         if not key.key:
-            return Backend("openai", url, "bearer", None, "OpenAI needs an API key: open Settings → Connection.")
-        return Backend("openai", url, "bearer", key.key, f"Connected to OpenAI ({model})")
+            return Backend("openai", url, "bearer", None, title, "OpenAI needs an API key: open Settings → Connection.")
+        return Backend("openai", url, "bearer", key.key, title)
     url = settings["endpoint_url"]
     if "model=" not in url and "deployment=" not in url:
         url = f"{url}{'&' if '?' in url else '?'}model={model}"
-    return Backend("custom", url, settings["auth_style"], key.key, f"Using {url}")
+    return Backend("custom", url, settings["auth_style"], key.key, custom_title(url))
+
+
+def custom_title(url: str) -> str:
+    """"Custom server · host[:port]": never the path, query or any credentials in the URL."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a malformed port: the connection will say what is wrong with the URL
+        return "Custom server"
+    if not host:
+        return "Custom server"
+    host = f"[{host}]" if ":" in host else host
+    return f"Custom server · {host}:{port}" if port else f"Custom server · {host}"

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import QApplication
 from desktop import __version__
 from desktop.app.collector import MainThreadCollector
 from desktop.app.logs import setup_logging
+from desktop.app.options import Options
 from desktop.app.resources import resource_path
 from desktop.app.unix_signals import SignalCloser
-from desktop.cli import Options
 
 log = logging.getLogger(__name__)
 

@@ -14,21 +14,34 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.app.backend import Backend, choose_backend
+from desktop.app.options import Options
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
-from desktop.cli import Options
+from desktop.app.tools_service import ToolsService
+from desktop.app.wording import LINK_STATES, error_advice, usage_text
+
+if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the tools are optional or slow)
+    from desktop.audio.barge_in import BargeInDetector
+    from desktop.audio.capture import CaptureStatus
+    from desktop.audio.echo_guard import EchoGuard
+    from desktop.audio.engine import AudioEngine
+    from desktop.audio.playback import PlaybackEvent
+    from desktop.audio.standby import Standby
+    from desktop.core.config import SessionConfig
+    from desktop.core.driver import RealtimeDriver
+    from desktop.core.effects import Effect
+    from desktop.engine.launcher import EngineProcess
 
 log = logging.getLogger(__name__)
 
-# Turn states that are really about the link, with what the status line says for each.
-LINK_STATES = {"connecting": "Connecting…", "reconnecting": "Connection lost: reconnecting…", "error": "Disconnected"}
+NOT_SILENT = 1 << 62  # _silent_from while the server hears the microphone itself
 
 
 @dataclass
@@ -44,6 +57,7 @@ class InterruptRecord:
 class Controller(QObject):
     status_changed = Signal(str)  # "starting", "ready", "stopped": for the bootstrap and tests
     connection_changed = Signal(str, str)  # state, detail for the status line
+    endpoint_changed = Signal(str, str)  # where, in words (Backend.title); its URL, for the tooltip and Settings
     turn_state_changed = Signal(str)
     transcript_updated = Signal(str, str, str, bool)  # item_id, role, text, done
     transcript_truncated = Signal(str, str, str)  # item_id, heard, unheard
@@ -65,23 +79,25 @@ class Controller(QObject):
         self.keys = keys if keys is not None else KeyStore()
         self.use_audio = audio
         self.backend: Backend | None = None
-        self.driver: Any = None  # desktop.core.driver.RealtimeDriver once connected
-        self.audio: Any = None  # desktop.audio.engine.AudioEngine once opened
-        self.engine: Any = None  # the offline engine process, when that is the backend
+        self.driver: RealtimeDriver | None = None  # once connected
+        self.audio: AudioEngine | None = None  # once opened
+        self.engine: EngineProcess | None = None  # when the offline engine is the backend
         self.interrupts: list[InterruptRecord] = []
         self.turn_state = "connecting"
         self._mode = "server_vad" if options.hands_free else str(self.settings.get("turn_mode"))
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unlisten: list[Callable[[], None]] = []
         self._pump_position = 0  # 24 kHz sample index the mic pump has handed to the session
+        self._silent_from = NOT_SILENT  # sample index where the server began hearing silence (the echo gate)
         self._talk_held = False
         self._pending_trigger: str | None = None
-        self._vad: Any = None
-        self._vad_pool: ThreadPoolExecutor | None = None
-        self._guard: Any = None
-        self._standby: Any = None  # desktop.audio.standby.Standby once audio is open
+        self._detector: BargeInDetector | None = None  # hands-free: the user talking over the assistant
+        self._guard: EchoGuard | None = None
+        self._standby: Standby | None = None  # once audio is open
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
-        self._tools: Any = None
+        self.tools = ToolsService(Path(self.settings.file_name()).parent, parent=self)
+        self.tools.tools_changed.connect(self._update_session)
+        self.tools.call_finished.connect(self.tool_call)
         self._ready = asyncio.Event()
         self._closed = False
 
@@ -98,6 +114,7 @@ class Controller(QObject):
 
     async def _bring_up(self) -> None:
         try:
+            await self.tools.start()
             await self._open_audio()
             await self._connect()
         finally:
@@ -132,7 +149,8 @@ class Controller(QObject):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         steps = [("connection", self.driver.close if self.driver is not None else None),
                  ("audio", self.audio.close if self.audio is not None else None),
-                 ("offline engine", self.engine.stop if self.engine is not None else None)]
+                 ("offline engine", self.engine.stop if self.engine is not None else None),
+                 ("tools", self.tools.aclose)]
         for name, close in steps:  # each one even if another failed: streams and processes must not outlive us
             if close is None:
                 continue
@@ -140,8 +158,8 @@ class Controller(QObject):
                 await close()
             except Exception:
                 log.exception("closing the %s failed", name)
-        if self._vad_pool is not None:
-            self._vad_pool.shutdown(wait=False, cancel_futures=True)
+        if self._detector is not None:
+            self._detector.close()
         self.status_changed.emit("stopped")
 
     # ------------------------------------------------------------------------------------------ audio
@@ -176,14 +194,14 @@ class Controller(QObject):
         log.info("audio: input %r, output %r", engine.capture.device_name, engine.playback.device_name)
         for notice in engine.notices:
             self.notice.emit(notice)
-        self._guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
+        self._guard = guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
         self._unlisten += [
             engine.playback.add_pcm_listener(self.assistant_samples.emit),
-            engine.playback.add_level_listener(lambda lv: self._guard.note_playback(lv.time, lv.rms)),
+            engine.playback.add_level_listener(lambda lv: guard.note_playback(lv.time, lv.rms)),
             engine.playback.add_event_listener(self._on_playback_event),
-            engine.capture.add_status_listener(self._on_capture_status), attach_canceller(engine, self._guard)]
+            engine.capture.add_status_listener(self._on_capture_status), attach_canceller(engine, guard)]
         self.talk_availability.emit(True, "")
-        self._pump = self.spawn(self._pump_mic())
+        self._pump = self.spawn(self._pump_mic(engine))
         self._standby = Standby(engine, float(s.get("audio_rest_s")), self._mic_needed)
         self._standby.activity()
 
@@ -223,7 +241,7 @@ class Controller(QObject):
             self._audio_problem(str(exc), "Connect a microphone and speaker, then Rescan again.")
             return
         if self._pump is None or self._pump.done():  # closing the old stream ended the pump's tap
-            self._pump = self.spawn(self._pump_mic())
+            self._pump = self.spawn(self._pump_mic(self.audio))
         if self._standby is not None:
             self._standby.activity()
         self.talk_availability.emit(True, "")
@@ -233,32 +251,34 @@ class Controller(QObject):
         self.talk_availability.emit(False, message)
         self.error.emit(message, advice)
 
-    def _on_capture_status(self, status: Any) -> None:
+    def _on_capture_status(self, status: CaptureStatus) -> None:
         if status.state.value in ("silent_input", "no_audio", "lost") and status.message:
             self.error.emit(status.message, "Check the microphone, or pick another in Settings → Audio.")
 
-    def _on_playback_event(self, event: Any) -> None:
+    def _on_playback_event(self, event: PlaybackEvent) -> None:
         if event.kind == "drained" and event.item_id and self.driver is not None:
             self.driver.playback_finished(event.item_id)
         elif event.kind == "lost":
             self.error.emit(event.message, "Choose another output device in Settings → Audio.")
 
-    async def _pump_mic(self) -> None:
+    async def _pump_mic(self, audio: AudioEngine) -> None:
         """Hands every microphone chunk to the session (which sends it only while a turn is open) and, in
         hands-free mode, to the local voice detector that lets the user cut the assistant off."""
-        tap = self.audio.capture.open_tap(preroll=False)
+        tap = audio.capture.open_tap(preroll=False)
         try:
             async for chunk in tap:
                 live = self._talk_held or self.hands_free
                 if live:
                     self.mic_samples.emit(chunk.pcm)
-                if self.hands_free and self._vad is not None:
-                    barged_in = await self._detect(chunk)
-                    if barged_in:
+                if self.hands_free and self._detector is not None:
+                    user = await self._detector.user_speaks(chunk, lambda: self.turn_state in ("speaking", "thinking"))
+                    if user and self.barge_in("local_vad"):
                         self._send_preroll(before=chunk.index)
                 self._pump_position = chunk.index + len(chunk.pcm)
                 if self.driver is not None and live:  # a closed turn would drop it anyway: skip the copy
-                    self.driver.audio(bytes(len(chunk.pcm) * 2) if self._echo_gated() else chunk.data)
+                    gated = self._echo_gated()
+                    self.driver.audio(bytes(len(chunk.pcm) * 2) if gated else chunk.data)
+                    self._silent_from = min(self._silent_from, chunk.index) if gated else NOT_SILENT
         finally:
             tap.close()
 
@@ -268,33 +288,18 @@ class Controller(QObject):
         return self.hands_free and self._guard is not None and self._guard.gating and self.turn_state == "speaking"
 
     def _send_preroll(self, before: int) -> None:
-        """After a local barge-in, the server gets the real audio of the last few hundred ms (it heard silence
-        then), so the first words of the interruption are not lost."""
+        """After a local barge-in, the server gets the real audio of the last few hundred ms it heard as silence,
+        so the first words of the interruption are not lost; audio it already heard (while the model was
+        thinking) is not sent again."""
         if self.driver is None or self.audio is None:
             return
         for chunk in self.audio.capture.preroll():
-            if chunk.index < before:
+            if self._silent_from <= chunk.index < before:
                 self.driver.audio(chunk.data, preroll=True)
-
-    async def _detect(self, chunk: Any) -> bool:
-        """Silero runs on a worker thread (about 0.5 ms per 32 ms frame): the GUI thread only compares. Chunks the
-        quiet gates settle (most of them: room noise) are judged in place, without the trip to the worker.
-        True when this chunk made the user interrupt the assistant."""
-        if self._vad.take(chunk.pcm):
-            frames = await asyncio.get_running_loop().run_in_executor(self._vad_pool, self._vad.judge)
-        else:
-            frames = self._vad.judge()
-        if not frames or self.turn_state not in ("speaking", "thinking"):
-            return False
-        mic_rms = max(f.rms for f in frames)
-        speech = any(f.speech for f in frames)
-        if self._guard.is_user(chunk.adc_time, mic_rms, speech):
-            return self.barge_in("local_vad")
-        return False
 
     # ------------------------------------------------------------------------------------------ connection
 
-    def _session_config(self) -> Any:
+    def _session_config(self) -> SessionConfig:
         from desktop.core.config import SessionConfig, TurnMode
 
         s = self.settings
@@ -309,15 +314,8 @@ class Controller(QObject):
             prefix_padding_ms=int(s.get("vad_prefix_padding_ms")),
             silence_duration_ms=int(s.get("vad_silence_ms")),
             eagerness=str(s.get("semantic_eagerness")),
-            tools=tuple(self._registry().schemas()),
+            tools=tuple(self.tools.schemas()),
         )
-
-    def _registry(self) -> Any:
-        if self._tools is None:
-            from desktop.tools.builtin import default_registry
-
-            self._tools = default_registry()
-        return self._tools
 
     async def _connect(self) -> None:
         from desktop.core.config import AuthStyle, ConnectionConfig
@@ -337,7 +335,9 @@ class Controller(QObject):
             self.error.emit("Parley needs an OpenAI API key to talk to OpenAI.",
                             "Open Settings → Connection and paste your key; it is kept in the system keyring.")
             return
-        self.notice.emit(backend.notice)
+        if backend.notice:
+            self.notice.emit(backend.notice)
+        self.endpoint_changed.emit(backend.title, url)
         log.info("connecting to %s (%s backend)", url, backend.kind)
         connection = ConnectionConfig(api_key=backend.key, model=str(settings["model"]), url=url,
                                       auth_style=AuthStyle(backend.auth_style))
@@ -345,7 +345,7 @@ class Controller(QObject):
             connection,
             self._session_config(),
             on_effect=self._on_effect,
-            function_handler=self._run_tool,
+            function_handler=self.tools.run,
             played_samples=self._played_samples,
             stop_playback=self._silence,
         )
@@ -378,13 +378,12 @@ class Controller(QObject):
                         "extra: pip install 'parley[offline]'.")
 
     def _prepare_vad(self) -> None:
-        if not self.hands_free or self._vad is not None or self.audio is None:
+        if not self.hands_free or self._detector is not None or self._guard is None:
             return
         try:
-            from desktop.audio.voice_activity import VoiceActivity
+            from desktop.audio.barge_in import BargeInDetector
 
-            self._vad = VoiceActivity()
-            self._vad_pool = ThreadPoolExecutor(1, thread_name_prefix="parley-vad")
+            self._detector = BargeInDetector(self._guard)
         except Exception as exc:  # the server's detection still works without it
             log.warning("local voice detection unavailable: %s", exc)
 
@@ -410,7 +409,7 @@ class Controller(QObject):
 
     # ------------------------------------------------------------------------------------------ effects
 
-    def _on_effect(self, effect: Any) -> None:
+    def _on_effect(self, effect: Effect) -> None:
         from desktop.core import effects as fx
 
         match effect:
@@ -433,11 +432,13 @@ class Controller(QObject):
                 else:
                     self.transcript_updated.emit(entry.item_id, entry.role, entry.text, entry.done)
             case fx.UsageChanged(totals=totals, cost_usd=cost):
-                self.cost_changed.emit(cost, _usage_text(totals))
+                self.cost_changed.emit(cost, usage_text(totals))
             case fx.ErrorRaised(error=err):
-                self._show_error(err)
+                self.error.emit(str(err), error_advice(err))
             case fx.FunctionCallRequested(call_id=call_id, name=name, arguments=arguments):
                 self.tool_call.emit(call_id, name, arguments, None)
+            case fx.FunctionCallsAbandoned(call_ids=call_ids):
+                self.tools.cancel(call_ids)
             case _:
                 pass
 
@@ -449,29 +450,9 @@ class Controller(QObject):
         if state in LINK_STATES:
             self.connection_changed.emit(state, LINK_STATES[state])
         elif previous in LINK_STATES:
-            where = self.backend.notice if self.backend else "Connected"
-            label = "Offline engine" if self.backend and self.backend.kind == "offline" else "Connected"
-            self.connection_changed.emit("connected", label if len(where) > 60 else where)
+            self.connection_changed.emit("connected", self.backend.title if self.backend else "Connected")
         self.turn_state_changed.emit(state)
 
-    def _show_error(self, err: Any) -> None:
-        from desktop.core import errors as e
-
-        message = str(err)
-        advice = {
-            e.AuthError: "Check the API key in Settings → Connection.",
-            e.NotFoundError: "Check the endpoint URL and model in Settings → Connection.",
-            e.InsecureUrlError: "Use a wss:// URL (plain ws:// only to this computer).",
-            e.RateLimitedError: "Wait a moment and try again, or check your plan's limits.",
-            e.ConnectFailedError: "Check the network connection; Parley retries on its own.",
-            e.ConnectionClosedError: "Parley reconnects on its own; if it keeps failing, check the network.",
-        }.get(type(err), "Parley keeps running; see the log for details.")
-        self.error.emit(message, advice)
-
-    async def _run_tool(self, call: Any) -> str:
-        output: str = await self._registry().call(call.name, call.arguments)
-        self.tool_call.emit(call.call_id, call.name, call.arguments, output)
-        return output
 
     # ------------------------------------------------------------------------------------------ the clock
 
@@ -554,21 +535,18 @@ class Controller(QObject):
         self._mode = mode
         self.settings.set("turn_mode", mode)
         self.wake_audio()
-        if self.driver is not None:
-            self.driver.set_config(self._session_config())
+        self._update_session()
         self._prepare_vad()
         self.mode_changed.emit(mode)
 
+    def _update_session(self) -> None:  # a live session.update (turn mode, offered tools)
+        if self.driver is not None:
+            self.driver.set_config(self._session_config())
 
-def _device(value: Any) -> str | int | None:
+
+def _device(value: object) -> str | int | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
     return int(text) if text.isdigit() else text
 
-
-def _usage_text(totals: Any) -> str:
-    u = totals.usage
-    return (f"Session cost at list prices over {totals.responses} replies. Tokens in: {u.input_audio} audio, "
-            f"{u.input_text} text ({u.cached_audio + u.cached_text} cached); out: {u.output_audio} audio, "
-            f"{u.output_text} text.")

@@ -68,6 +68,14 @@ class FunctionCallRequested:
 
 
 @dataclass(frozen=True)
+class FunctionCallsAbandoned:
+    """The user moved on (talk, Stop, typed text, spoke hands-free) while these calls had no output yet: the app
+    cancels them and still answers each one (the session sends the outputs, but no follow-up response.create)."""
+
+    call_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SessionConfigured:
     """The server confirmed a session.update; `session` is its effective configuration."""
 
@@ -88,6 +96,7 @@ Effect = (
     | UsageChanged
     | ErrorRaised
     | FunctionCallRequested
+    | FunctionCallsAbandoned
     | SessionConfigured
     | RateLimitsChanged
 )

@@ -12,6 +12,7 @@ explicitly for callers that have a fresher figure. Without a callable, all recei
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -27,6 +28,7 @@ from desktop.core.effects import (
     Effect,
     ErrorRaised,
     FunctionCallRequested,
+    FunctionCallsAbandoned,
     PlayAudio,
     RateLimitsChanged,
     SessionConfigured,
@@ -280,6 +282,8 @@ class Session:
                 if self._connected:
                     self._send(ev.function_call_output(call_id, output))
                 self._maybe_continue(response)
+                if response.continued and response.done and response.answered >= set(response.calls):
+                    self._responses.pop(response.id, None)  # abandoned earlier: nothing more to wait for
                 return
         log.warning("result for an unknown or already answered function call %s", call_id)
 
@@ -499,6 +503,7 @@ class Session:
         if self._config.interrupt_response:
             # The server cancels its own response on speech; locally we still stop playback and truncate.
             self.interrupt(server_cancelled=True)
+        self._abandon_tool_followups()  # the server answers the new turn itself; a follow-up would collide
         self._set_state(TurnState.LISTENING)
 
     def _on_item(self, item: ev.ItemInfo, previous: str | None) -> None:
@@ -532,6 +537,9 @@ class Session:
         if call_id in response.calls:
             return  # function_call_arguments.done and output_item.done describe the same call
         response.calls[call_id] = name
+        if response_id in self._dropped_responses:  # the user cut this reply off: its late calls never run
+            self.function_result(call_id, json.dumps({"error": f"cancelled: the user interrupted before {name} ran"}))
+            return
         self._effects.append(FunctionCallRequested(call_id, name, arguments))
 
     def _on_response_done(self, done: ev.ResponseDone) -> None:
@@ -575,7 +583,12 @@ class Session:
             self._responses.pop(response.id, None)
 
     def _abandon_tool_followups(self) -> None:
-        """The user spoke again: the new turn's answer will see the tool outputs; no extra response.create."""
+        """The user spoke again: the new turn's answer will see the tool outputs; no extra response.create.
+        Calls still running are reported, so the app cancels them (their outputs are still sent)."""
+        unanswered: list[str] = []
         for response in self._responses.values():
             if response.calls:
                 response.continued = True
+                unanswered += [call_id for call_id in response.calls if call_id not in response.answered]
+        if unanswered:
+            self._effects.append(FunctionCallsAbandoned(tuple(unanswered)))

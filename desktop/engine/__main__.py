@@ -1,5 +1,6 @@
 """`python -m desktop.engine --port N` / `parley-engine`: load the models, listen on 127.0.0.1, print one
-READY line with the URL, serve until SIGTERM or SIGINT.
+READY line with the URL, serve until SIGTERM or SIGINT (or, with --exit-with-parent, until the app that
+started it ends: see desktop/engine/lifeline.py).
 
 The READY line is the contract with the launcher (desktop/engine/launcher.py): it appears only once the
 models are loaded and the socket listens, so the app never connects to an engine that cannot answer yet.
@@ -18,6 +19,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from desktop.engine import READY_PREFIX
+from desktop.engine.lifeline import die_with_parent, watch_stdin
 
 if TYPE_CHECKING:
     from desktop.engine.server import EngineServer
@@ -37,11 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--standard-asr", action="store_true",
                         help="always use faster-whisper's standard 30 s path (slower, the reference)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every turn to stderr")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when standard input closes (the app keeps a pipe open there) and, on Linux, "
+                        "when the parent process ends")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.exit_with_parent:  # first, so a parent that dies while the models load leaves nothing behind
+        die_with_parent()
+        watch_stdin()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="parley-engine %(levelname)s %(name)s: %(message)s")
     os.environ["HF_HUB_OFFLINE"] = "1"  # the weights come from installed packages; never ask the hub

@@ -14,6 +14,7 @@ import sys
 from collections import deque
 
 from desktop.engine import READY_PREFIX
+from desktop.engine.lifeline import PARENT_PID_ENV
 
 __all__ = ["EngineProcess", "EngineUnavailable", "engine_command", "start_engine"]
 
@@ -62,6 +63,8 @@ class EngineProcess:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
                 await self.process.wait()
+        if self.process.stdin is not None:  # the lifeline: nothing is left to watch it
+            self.process.stdin.close()
         # The pipe closes with the process: let the last lines (often the reason it exited) arrive.
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(self._stderr_task, 2.0)
@@ -79,11 +82,13 @@ async def _drain(stream: asyncio.StreamReader | None, tail: deque[str]) -> None:
 async def start_engine(python: str = sys.executable, timeout: float = 60) -> EngineProcess:  # noqa: ASYNC109
     """Spawns the engine and returns once it prints its READY line; raises EngineUnavailable with the reason
     (missing `offline` extra, model load failure, timeout) otherwise."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", PARENT_PID_ENV: str(os.getpid())}
     try:
+        # stdin is the engine's lifeline: we never write to it, and when this process ends however it ends, the
+        # engine reads end-of-file and stops (desktop/engine/lifeline.py; on Linux it also asks for PDEATHSIG).
         process = await asyncio.create_subprocess_exec(
-            *engine_command(python), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env)
+            *engine_command(python), "--exit-with-parent", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
     except OSError as exc:
         raise EngineUnavailable(f"could not start the offline engine: {exc}") from exc
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)

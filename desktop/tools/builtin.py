@@ -51,10 +51,10 @@ def current_time(now: Callable[[], dt.datetime] = lambda: dt.datetime.now().asti
 def builtin_tools() -> list[Tool]:
     return [
         Tool("get_current_time", "Get the user's local date, time and time zone.",
-             {"type": "object", "properties": {}, "additionalProperties": False}, current_time),
+             {"type": "object", "properties": {}, "additionalProperties": False}, current_time, read_only=True),
         Tool("calculate", "Evaluate an arithmetic expression exactly, e.g. '12*7' or '(3+4)/2'.",
              {"type": "object", "properties": {"expression": {"type": "string", "description": "arithmetic only"}},
-              "required": ["expression"], "additionalProperties": False}, calculate),
+              "required": ["expression"], "additionalProperties": False}, calculate, read_only=True),
     ]
 
 

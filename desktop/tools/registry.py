@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop.tools.validation import ArgumentChecker, InvalidArguments
+
 log = logging.getLogger(__name__)
 
 ToolFunction = Callable[..., Any] | Callable[..., Awaitable[Any]]
@@ -49,6 +51,7 @@ class ToolRegistry:
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         self._tools: dict[str, Tool] = {}
         self._listeners: list[Callable[[], None]] = []
+        self.checker = ArgumentChecker()
         for tool in tools:
             self.register(tool)
 
@@ -90,17 +93,20 @@ class ToolRegistry:
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self._tools.values()]
 
+    def parse_arguments(self, tool: Tool, arguments_json: str) -> dict[str, Any]:
+        """The call's arguments, checked against the tool's JSON schema (InvalidArguments says what is wrong)."""
+        return self.checker.parse(tool.name, tool.parameters, arguments_json)
+
     async def call(self, name: str, arguments_json: str) -> str:
-        """Runs a tool and always returns a JSON string (the result, or {"error": ...})."""
+        """Runs a tool and always returns a JSON string (the result, or {"error": ...}). The arguments are
+        validated against the tool's schema first: a tool never sees arguments its schema forbids."""
         tool = self._tools.get(name)
         if tool is None:
             return json.dumps({"error": f"unknown tool {name!r}", "available": self.names()})
         try:
-            arguments = json.loads(arguments_json or "{}")
-            if not isinstance(arguments, dict):
-                raise ValueError("arguments must be a JSON object")
-        except ValueError as exc:
-            return json.dumps({"error": f"bad arguments for {name}: {exc}"})
+            arguments = self.parse_arguments(tool, arguments_json)
+        except InvalidArguments as exc:
+            return json.dumps({"error": str(exc), "parameters": dict(tool.parameters)})
         try:
             if inspect.iscoroutinefunction(tool.function):
                 result = await asyncio.wait_for(tool.function(**arguments), tool.timeout_s)

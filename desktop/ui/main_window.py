@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.app.controller import Controller
+from desktop.ui.approval_card import ApprovalTray
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
-from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
 
@@ -99,6 +100,8 @@ class MainWindow(QMainWindow):
 
         self.transcript = TranscriptView(central)
         layout.addWidget(self.transcript, 1)
+        self.approvals = ApprovalTray(central)  # asks before a tool with side effects runs
+        layout.addWidget(self.approvals)
         self.waveform = WaveformView(central)
         self.waveform.setMinimumHeight(110)
         self.waveform.set_surround(QColor(WINDOW_BACKGROUND))
@@ -136,6 +139,7 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.open_settings)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.settings_dialog: SettingsDialog | None = None
+        self.endpoint: tuple[str, str] | None = None  # where the app talks, in words, and the URL
         self.global_hotkey: GlobalHotkey | None = None
         self._wire(controller)
         self._select_mode(controller.turn_mode())
@@ -144,11 +148,18 @@ class MainWindow(QMainWindow):
 
     def _wire(self, c: Controller) -> None:
         c.connection_changed.connect(self.show_connection)
+        c.endpoint_changed.connect(self.show_endpoint)
         c.turn_state_changed.connect(self.show_turn_state)
         c.transcript_updated.connect(self.transcript.add_or_update)
         c.transcript_truncated.connect(self.transcript.mark_truncated)
         c.tool_call.connect(self.transcript.add_tool_call)
         c.notice.connect(self.transcript.add_notice)
+        tools, note = c.tools, self.transcript.set_tool_note
+        tools.approval_requested.connect(self.approvals.show_request)
+        tools.approval_requested.connect(lambda request: note(request.call_id, "waiting for your approval"))
+        tools.approval_finished.connect(self.approvals.close_request)
+        tools.approval_finished.connect(lambda call_id, _outcome: note(call_id))
+        self.approvals.answered.connect(tools.answer)
         c.cost_changed.connect(self.show_cost)
         c.error.connect(self.show_error)
         c.mic_samples.connect(self.waveform.push_mic)
@@ -163,6 +174,13 @@ class MainWindow(QMainWindow):
                    "offline": "#90a4ae"}
         colour = colours.get(state, "#90a4ae")
         self.connection_label.setText(f"<span style='color:{colour}'>●</span> {detail or state.capitalize()}")
+
+    def show_endpoint(self, title: str, url: str) -> None:
+        """The status line says where in words (show_connection); the URL is in its tooltip and in Settings."""
+        self.endpoint = (title, url)
+        self.connection_label.setToolTip(f"{title}\n{url}")
+        if self.settings_dialog is not None:
+            self.settings_dialog.page(ConnectionPage).show_endpoint(title, url)
 
     def show_turn_state(self, state: str) -> None:
         labels = {"idle": "Ready", "listening": "Listening…", "thinking": "Thinking…", "speaking": "Speaking",
@@ -194,7 +212,9 @@ class MainWindow(QMainWindow):
             return self.settings_dialog
         c = self.controller
         dialog = SettingsDialog(c.settings, c.keys, list_devices=_device_names, rescan=c.rescan_audio,
-                                global_status=GlobalHotkey.availability, parent=self)
+                                global_status=GlobalHotkey.availability, tools=c.tools, parent=self)
+        if self.endpoint is not None:
+            dialog.page(ConnectionPage).show_endpoint(*self.endpoint)
         dialog.accepted.connect(self._settings_saved)
         dialog.finished.connect(self._settings_closed)
         self.settings_dialog = dialog

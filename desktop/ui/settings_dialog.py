@@ -7,132 +7,32 @@ shown back, and a refused keyring keeps the dialog open with the key still typed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.app.secrets import ENV_VAR, KeyStore, KeyStoreUnavailable, backend_name
-from desktop.app.settings import Setting, SettingsStore, setting
+from desktop.app.settings import SettingsStore, setting
+from desktop.ui.options_page import OptionsPage, read_field, write_field
 
-FieldWidget = QLineEdit | QPlainTextEdit | QComboBox | QCheckBox | QSpinBox | QDoubleSpinBox
+if TYPE_CHECKING:
+    from desktop.app.tools_service import ToolsService
 
-CHOICE_LABELS = {
-    "auto": "Automatic", "offline": "Offline engine (on this computer)", "openai": "OpenAI",
-    "custom": "Custom endpoint", "bearer": "Bearer token (OpenAI)", "api-key": "api-key header (Azure OpenAI)",
-    "none": "None (local server)", "push_to_talk": "Push-to-talk", "server_vad": "Hands-free (voice activity)",
-    "semantic_vad": "Hands-free (semantic turn detection)", "near_field": "Near field (headset, laptop)",
-    "far_field": "Far field (room microphone)", "off": "Off", "low": "Low", "medium": "Medium", "high": "High",
-}
-
-
-def make_field(decl: Setting[Any], parent: QWidget) -> FieldWidget:
-    widget: FieldWidget
-    if decl.choices:
-        widget = QComboBox(parent)
-        for choice in decl.choices:
-            widget.addItem(CHOICE_LABELS.get(choice, choice), choice)
-    elif decl.type is bool:
-        widget = QCheckBox(decl.description, parent)
-    elif decl.type is int:
-        widget = QSpinBox(parent)
-        widget.setRange(int(decl.minimum or 0), int(decl.maximum or 1_000_000))
-        if decl.unit:
-            widget.setSuffix(f" {decl.unit}")
-        if decl.zero_label:
-            widget.setSpecialValueText(decl.zero_label)
-    elif decl.type is float:
-        widget = QDoubleSpinBox(parent)
-        widget.setRange(decl.minimum or 0.0, decl.maximum or 1e6)
-        widget.setSingleStep(0.05)
-    elif decl.key == "instructions":
-        widget = QPlainTextEdit(parent)
-        widget.setFixedHeight(90)
-    else:
-        widget = QLineEdit(parent)
-    widget.setToolTip(decl.description)
-    widget.setObjectName(decl.key)
-    return widget
-
-
-def read_field(widget: FieldWidget) -> Any:
-    if isinstance(widget, QComboBox):
-        data = widget.currentData()
-        return data if data is not None else widget.currentText()
-    if isinstance(widget, QCheckBox):
-        return widget.isChecked()
-    if isinstance(widget, QSpinBox | QDoubleSpinBox):
-        return widget.value()
-    if isinstance(widget, QPlainTextEdit):
-        return widget.toPlainText()
-    return widget.text()
-
-
-def write_field(widget: FieldWidget, value: Any) -> None:
-    if isinstance(widget, QComboBox):
-        index = widget.findData(value)
-        if index < 0 and widget.isEditable():
-            widget.setEditText(str(value))
-        else:
-            widget.setCurrentIndex(max(index, 0))
-    elif isinstance(widget, QCheckBox):
-        widget.setChecked(bool(value))
-    elif isinstance(widget, QSpinBox):
-        widget.setValue(int(value))
-    elif isinstance(widget, QDoubleSpinBox):
-        widget.setValue(float(value))
-    elif isinstance(widget, QPlainTextEdit):
-        widget.setPlainText(str(value))
-    else:
-        widget.setText(str(value))
-
-
-class OptionsPage(QWidget):
-    """A page showing some declared settings; subclasses add what is not a plain setting."""
-
-    title = ""
-    keys: Sequence[str] = ()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.form = QFormLayout(self)
-        self.fields: dict[str, FieldWidget] = {}
-        for key in self.keys:
-            decl = setting(key)
-            field = make_field(decl, self)
-            self.fields[key] = field
-            label = "" if isinstance(field, QCheckBox) else decl.label or decl.key
-            self.form.addRow(label, field)
-
-    def load(self, store: SettingsStore) -> None:
-        for key, field in self.fields.items():
-            write_field(field, store.get(key))
-
-    def save(self, store: SettingsStore) -> str | None:
-        """Writes the fields; returns a message when something could not be saved (the dialog stays open)."""
-        for key, field in self.fields.items():
-            try:
-                store.set(key, read_field(field))
-            except ValueError as exc:
-                return str(exc)
-        return None
-
+Page = TypeVar("Page", bound="OptionsPage")
 
 class ConnectionPage(OptionsPage):
     title = "Connection"
@@ -140,6 +40,11 @@ class ConnectionPage(OptionsPage):
 
     def __init__(self, keys: KeyStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.endpoint = QLabel("Not connected yet.", self)
+        self.endpoint.setObjectName("endpoint_in_use")
+        self.endpoint.setWordWrap(True)
+        self.endpoint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.form.insertRow(0, "In use", self.endpoint)
         self.key_store = keys
         self.key_edit = QLineEdit(self)
         self.key_edit.setObjectName("api_key")
@@ -158,6 +63,10 @@ class ConnectionPage(OptionsPage):
         row.addStretch(1)
         self.form.addRow("", row)
         self.form.addRow("", self.key_status)
+
+    def show_endpoint(self, title: str, url: str) -> None:
+        """Where Parley talks now: the status line's words and the full URL (selectable, to copy)."""
+        self.endpoint.setText(f"{title}\n{url}")
 
     def load(self, store: SettingsStore) -> None:
         super().load(store)
@@ -279,12 +188,16 @@ class HotkeysPage(OptionsPage):
 class SettingsDialog(QDialog):
     def __init__(self, store: SettingsStore, keys: KeyStore, list_devices: Callable[[str], list[str]],
                  rescan: Callable[[], None], global_status: Callable[[], tuple[bool, str]],
-                 parent: QWidget | None = None) -> None:
+                 tools: ToolsService | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Parley settings")
         self.store = store
         self.pages: list[OptionsPage] = [ConnectionPage(keys), VoicePage(), TurnsPage(),
                                          AudioPage(list_devices, rescan), HotkeysPage(global_status)]
+        if tools is not None:
+            from desktop.ui.tools_page import ToolsPage
+
+            self.pages.append(ToolsPage(tools))
         self.tabs = QTabWidget(self)
         for page in self.pages:
             page.load(store)
@@ -302,7 +215,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(560, 480)
 
-    def page(self, kind: type[OptionsPage]) -> OptionsPage:
+    def page(self, kind: type[Page]) -> Page:
         return next(p for p in self.pages if isinstance(p, kind))
 
     def accept(self) -> None:

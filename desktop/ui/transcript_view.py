@@ -46,6 +46,7 @@ class _Entry:
     tool_name: str = ""
     tool_arguments: str = ""
     tool_output: str | None = None
+    tool_note: str = ""  # while no output: what the call waits for ("waiting for your approval")
 
 
 def _shorten(text: str, limit: int = MAX_TOOL_TEXT) -> str:
@@ -102,6 +103,12 @@ class TranscriptView(QTextBrowser):
         if output is not None:
             entry.tool_output = output
         self._render(entry)
+
+    def set_tool_note(self, call_id: str, note: str = "") -> None:
+        entry = self._entries.get(f"tool:{call_id}")
+        if entry is not None:
+            entry.tool_note = note
+            self._render(entry)
 
     def add_notice(self, text: str) -> None:
         self._notices += 1
@@ -179,7 +186,7 @@ class TranscriptView(QTextBrowser):
         mono.setFontFixedPitch(True)
         cursor.insertText(f"⚙ {entry.tool_name}({_shorten(entry.tool_arguments)})", mono)
         if entry.tool_output is None:
-            cursor.insertText("  … running", _char(NOTICE_COLOUR, italic=True, scale=0.9))
+            cursor.insertText(f"  … {entry.tool_note or 'running'}", _char(NOTICE_COLOUR, italic=True, scale=0.9))
         else:
             result = _char(PENDING_COLOUR, scale=0.9)
             result.setFontFamilies(["monospace"])

@@ -41,3 +41,31 @@ def test_custom_endpoint_gets_the_model_and_auth_style() -> None:
 def test_openai_without_key_says_what_to_do() -> None:
     backend = choose_backend({**DEFAULTS, "backend": "openai"}, NO_KEY, None)
     assert backend.key is None and "Settings" in backend.notice
+
+
+def test_each_backend_has_a_title_in_words_never_the_url() -> None:
+    assert choose_backend(DEFAULTS, KEY, None).title == "OpenAI · gpt-realtime · voice marin"
+    voice = choose_backend({**DEFAULTS, "voice": "cedar", "model": "gpt-realtime-mini"}, KEY, None)
+    assert voice.title == "OpenAI · gpt-realtime-mini · voice cedar"
+    assert choose_backend(DEFAULTS, NO_KEY, None).title == "Offline engine"
+    assert choose_backend({**DEFAULTS, "backend": "offline"}, KEY, None).title == "Offline engine"
+    override = choose_backend(DEFAULTS, NO_KEY, "ws://127.0.0.1:44057/v1/realtime?model=gpt-realtime")
+    assert override.title == "Custom server · 127.0.0.1:44057"
+    azure_settings = {**DEFAULTS, "backend": "custom", "endpoint_url": "wss://res.openai.azure.com/openai/v1/realtime"}
+    azure = choose_backend(azure_settings, KEY, None)
+    assert azure.title == "Custom server · res.openai.azure.com"
+
+
+def test_a_custom_title_leaves_out_credentials_and_survives_a_bad_url() -> None:
+    assert choose_backend(DEFAULTS, NO_KEY, "wss://user:secret@example.com:8443/rt").title == \
+        "Custom server · example.com:8443"
+    assert choose_backend(DEFAULTS, NO_KEY, "ws://[::1]:9000/v1/realtime").title == "Custom server · [::1]:9000"
+    assert choose_backend(DEFAULTS, NO_KEY, "ws://host:notaport/x").title == "Custom server"
+    assert choose_backend(DEFAULTS, NO_KEY, "not a url").title == "Custom server"
+
+
+def test_only_something_to_know_or_do_becomes_a_transcript_notice() -> None:
+    assert choose_backend(DEFAULTS, KEY, None).notice == ""  # the status line already says where
+    assert choose_backend(DEFAULTS, NO_KEY, "ws://127.0.0.1:8765/v1/realtime").notice == ""
+    assert choose_backend({**DEFAULTS, "backend": "offline"}, KEY, None).notice == ""
+    assert "Settings" in choose_backend(DEFAULTS, NO_KEY, None).notice  # a new user learns how to add a key

@@ -13,7 +13,7 @@ from desktop.cli import build_parser, main
 from tests.support.secret_service import SecretServiceEnv
 
 FLAGS = ("--version", "--self-test", "--url", "--hands-free", "--list-devices", "--input-device",
-         "--output-device")
+         "--output-device", "--mcp-config")
 
 
 def test_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,6 +34,11 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_url_flag_parsed() -> None:
     args = build_parser().parse_args(["--url", "ws://127.0.0.1:9/v1/realtime", "--hands-free"])
     assert args.url == "ws://127.0.0.1:9/v1/realtime" and args.hands_free
+
+
+def test_mcp_config_flag_parsed() -> None:
+    assert build_parser().parse_args(["--mcp-config", "/tmp/servers.json"]).mcp_config == "/tmp/servers.json"
+    assert build_parser().parse_args([]).mcp_config is None
 
 
 def _run_self_test(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

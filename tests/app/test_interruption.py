@@ -9,6 +9,7 @@ into the virtual microphone through module-loopback at a laptop-like attenuation
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.core.config import SAMPLE_RATE
+from tests.support import realtime_server as realtime_server_module
 from tests.support.app_harness import TEST_KEY, App, start_app, stop_app, until
 from tests.support.pulse import PulseServer, Recording
 from tests.support.realtime_server import RealtimeTestServer
@@ -245,3 +247,57 @@ def test_triggers_after_the_reply_ended_do_no_harm(qloop: asyncio.Runner, qtbot:
             await stop_app(app)
 
     qloop.run(scenario())
+
+
+def appended_since(server: RealtimeTestServer, start: int) -> list[bytes]:
+    return [base64.b64decode(e["audio"]) for e in server.received[start:] if e["type"] == "input_audio_buffer.append"]
+
+
+def loud_frames(pcm: np.ndarray, frame: int = SAMPLE_RATE // 50, rms: float = 300.0) -> int:
+    """20 ms frames of speech (room silence on the virtual microphone is far below `rms`)."""
+    frames = pcm[: len(pcm) // frame * frame].astype(np.float64).reshape(-1, frame)
+    return int((np.sqrt((frames**2).mean(axis=1)) > rms).sum())
+
+
+@pytest.mark.parametrize("state", ["thinking", "speaking"])
+def test_a_local_barge_in_sends_the_users_words_exactly_once(
+        state: str, qloop: asyncio.Runner, pulse: PulseServer, realtime_server: RealtimeTestServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the server receives against what was played into the microphone. While the model thinks, the
+    server already has every chunk: the barge-in must not send the pre-roll again. While the assistant speaks,
+    the server heard silence in the user's first words' place: the pre-roll must bring them back."""
+    # The server's own detection is slower than the local one here, as with the real API over a network.
+    monkeypatch.setattr(realtime_server_module, "SPEECH_RMS", float("inf"))
+    played, _rate = read_wav(speech_wav(USER_SPEECH))
+
+    async def scenario() -> list[bytes]:
+        app = await start_app(realtime_server.url, tmp_path, hands_free=True)
+        try:
+            if state == "thinking":
+                realtime_server.script_response(think_s=120, audio=steady_reply(1.0))
+                app.controller.send_text("Think about this for a while.")
+                await realtime_server.async_wait_sent("response.created")
+                await until(lambda: app.controller.turn_state == "thinking", what="thinking")
+            else:
+                await reply_playing(app, realtime_server, steady_reply())
+            start, pumped_from = len(realtime_server.received), app.controller._pump_position
+            playing = pulse.play_into_mic(speech_wav(USER_SPEECH))
+            # Only the local detector can cancel here: the server's own detection is off.
+            await realtime_server.async_wait_for("response.cancel", timeout=20)
+            await asyncio.to_thread(playing.wait)
+            ended = app.controller._pump_position
+            await until(lambda: app.controller._pump_position >= ended + SAMPLE_RATE // 2, what="the mic after it")
+            pumped = app.controller._pump_position - pumped_from
+            await until(lambda: sum(len(c) for c in appended_since(realtime_server, start)) // 2 >= pumped - 6000,
+                        what="the audio reaching the server")
+            return appended_since(realtime_server, start)
+        finally:
+            await stop_app(app)
+
+    chunks = qloop.run(scenario())
+    loud = [c for c in chunks if loud_frames(np.frombuffer(c, "<i2"))]
+    assert loud, "the user's speech never reached the server: the test would prove nothing"
+    assert len(set(loud)) == len(loud), f"{len(loud) - len(set(loud))} chunks of speech were sent twice"
+    received, spoken = loud_frames(np.frombuffer(b"".join(chunks), "<i2")), loud_frames(played)
+    # Lost first words (no pre-roll) or words sent twice show as frames more or fewer; 2 allow for the edges.
+    assert abs(received - spoken) <= 2, f"{received} frames of speech reached the server, {spoken} were said"

@@ -30,6 +30,8 @@ def test_hold_to_talk_gets_a_spoken_answer_offline(qloop: asyncio.Runner, pulse:
             lambda item_id, role, text, done: transcripts.__setitem__(item_id, (role, text)))
         try:
             assert app.controller.backend is not None and app.controller.backend.kind == "offline"
+            assert app.window.connection_label.text().endswith("Offline engine")
+            assert app.window.connection_label.toolTip().startswith("Offline engine\nws://127.0.0.1:")
             speaker = pulse.record_speaker()
             app.controller.press_talk()
             playing = pulse.play_into_mic(speech_wav("What time is it?"))

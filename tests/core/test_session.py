@@ -10,6 +10,7 @@ from desktop.core.config import SessionConfig, TurnMode
 from desktop.core.effects import (
     ErrorRaised,
     FunctionCallRequested,
+    FunctionCallsAbandoned,
     PlayAudio,
     StateChanged,
     StopPlayback,
@@ -319,6 +320,59 @@ def test_function_calls_answered_then_one_response_create_after_done() -> None:
     sent = h.server({"type": "response.done", "response": {"id": "r1", "status": "completed"}})
     assert h.types(sent) == ["response.create"]
     assert h.session.state is TurnState.THINKING
+
+
+def _two_calls(h: Harness, response: str = "r1") -> None:
+    h.server({"type": "response.created", "response": {"id": response}})
+    for call in ("c1", "c2"):
+        h.server({"type": "response.function_call_arguments.done", "response_id": response, "item_id": f"i{call}",
+                  "call_id": call, "name": "slow", "arguments": "{}"})
+
+
+def test_moving_on_abandons_running_calls_which_are_still_answered_without_a_follow_up() -> None:
+    h = Harness()
+    _two_calls(h)
+    h.session.function_result("c1", '"done"')
+    h.server({"type": "response.done", "response": {"id": "r1", "status": "completed"}})
+    assert h.of(FunctionCallsAbandoned) == []
+    h.session.press()
+    h.drain()
+    assert [e.call_ids for e in h.of(FunctionCallsAbandoned)] == [("c2",)]
+    h.session.function_result("c2", '{"error": "cancelled"}')
+    assert h.types(h.drain()) == ["conversation.item.create"]  # answered, and no response.create
+    h.session.press()
+    h.drain()
+    assert len(h.of(FunctionCallsAbandoned)) == 1  # nothing left running: no second report
+
+
+def test_calls_of_an_interrupted_reply_are_answered_without_running() -> None:
+    h = Harness()
+    h.server({"type": "response.created", "response": {"id": "r1"}})
+    h.server({"type": "response.function_call_arguments.done", "response_id": "r1", "item_id": "i1",
+              "call_id": "c1", "name": "slow", "arguments": "{}"})
+    h.session.stop()  # cancels r1, abandons c1
+    sent = h.drain()
+    assert "response.cancel" in h.types(sent)
+    h.server({"type": "response.function_call_arguments.done", "response_id": "r1", "item_id": "i2",
+              "call_id": "c2", "name": "write", "arguments": "{}"})  # streamed before the server saw the cancel
+    assert [r.call_id for r in h.of(FunctionCallRequested)] == ["c1"]  # c2 never runs
+    [output] = [e for e in h.sent if e["type"] == "conversation.item.create"]
+    assert output["item"]["call_id"] == "c2" and "cancelled" in json.loads(output["item"]["output"])["error"]
+    h.session.function_result("c1", '{"error": "cancelled"}')
+    sent = h.server({"type": "response.done", "response": {"id": "r1", "status": "cancelled"}})
+    assert "response.create" not in h.types(sent)
+    assert h.session._responses == {}  # nothing left waiting
+
+
+def test_hands_free_speech_abandons_running_calls() -> None:
+    h = Harness(mode=TurnMode.SERVER_VAD)
+    _two_calls(h)
+    h.server({"type": "response.done", "response": {"id": "r1", "status": "completed"}})
+    h.server({"type": "input_audio_buffer.speech_started", "audio_start_ms": 10, "item_id": "u2"})
+    assert [e.call_ids for e in h.of(FunctionCallsAbandoned)] == [("c1", "c2")]
+    h.session.function_result("c1", "{}")
+    h.session.function_result("c2", "{}")
+    assert h.types(h.drain()) == ["conversation.item.create", "conversation.item.create"]
 
 
 def test_usage_accumulates_with_cost() -> None:

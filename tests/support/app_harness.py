@@ -16,9 +16,9 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from desktop.app.controller import Controller
+from desktop.app.options import Options
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
-from desktop.cli import Options
 
 TEST_KEY = "test-key-not-a-secret"
 

@@ -73,6 +73,7 @@ class ResponseScript:
     transcript: str = "Sure. This is the test server answering you with a short spoken reply."
     chunk_ms: int = 100
     speed: float = 8.0  # times faster than real time; 0 streams without pauses
+    think_s: float = 0.0  # seconds between response.created and the first output (the model "thinking")
     function_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, arguments_json)
 
 
@@ -553,7 +554,12 @@ class RealtimeTestServer:
                 conn,
                 {"type": "response.created", "response": {**base, "status": "in_progress", "output": []}},
             )
-            if script.function_calls:
+            if script.think_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(cancelled.wait(), script.think_s)
+            if cancelled.is_set():  # cancelled while thinking: nothing was produced
+                output, out_ms, out_text = [], 0.0, 0
+            elif script.function_calls:
                 output, out_ms, out_text = await self._stream_calls(conn, response_id, script), 0.0, 0
             else:
                 output, out_ms, out_text = await self._stream_audio(conn, response_id, script, cancelled)

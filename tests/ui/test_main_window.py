@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.app.controller import Controller
 from desktop.ui.main_window import MainWindow
+from desktop.ui.settings_dialog import ConnectionPage
 from tests.support.app_harness import (
     TEST_KEY,
     Recorder,
@@ -267,5 +268,42 @@ def test_missing_key_for_openai_shows_the_way_to_settings(qloop: asyncio.Runner,
             assert not window.talk_button.isEnabled()
         finally:
             await controller.aclose()
+
+    qloop.run(scenario())
+
+
+@pytest.mark.parametrize("how", ["command_line", "settings"])
+def test_the_status_line_says_where_in_words_and_keeps_the_url_for_the_tooltip_and_settings(
+        how: str, qloop: asyncio.Runner, qtbot: QtBot, realtime_server: RealtimeTestServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    base = realtime_server.url.split("?")[0]
+    if how == "command_line":  # --url: used as given
+        controller = make_controller(realtime_server.url, settings_in(tmp_path), audio=False)
+        url = realtime_server.url
+    else:  # Settings → Connection → Custom endpoint: the model is added to the URL
+        controller = make_controller(None, settings_in(tmp_path, backend="custom", endpoint_url=base), audio=False)
+        url = f"{base}?model=gpt-realtime"
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario() -> None:
+        await controller.start()
+        try:
+            await controller.wait_ready()
+            await until(lambda: controller.turn_state == "idle", what="connected")
+            dialog = window.open_settings()
+            in_use = dialog.page(ConnectionPage).endpoint.text()
+            dialog.reject()
+        finally:
+            await controller.aclose()
+        status = window.connection_label.text()
+        assert status.endswith(f"Custom server · 127.0.0.1:{realtime_server.port}"), status
+        assert "://" not in status and "/v1/realtime" not in status
+        assert window.connection_label.toolTip().endswith(url)
+        assert url in in_use and "Custom server" in in_use
+        transcript = window.transcript.plain_text()
+        assert "://" not in transcript and "Custom server" not in transcript, transcript
 
     qloop.run(scenario())
