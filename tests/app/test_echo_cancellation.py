@@ -119,6 +119,8 @@ def test_user_interrupts_a_loud_echo_and_the_server_hears_the_user(delay_ms: int
         app = await start_app(realtime_server.url, tmp_path, hands_free=True)
         try:
             await reply_playing(app, realtime_server, speech_bytes(LONG_REPLY), heard_ms=2000)
+            canceller = app.controller._guard.canceller
+            await until(lambda: canceller.active, within=5, what="the canceller converged")
             sent_before = len(sent_audio(realtime_server))
             pulse.play_into_mic(speech_wav(USER_SPEECH))
             truncate = await realtime_server.async_wait_for("conversation.item.truncate", timeout=10)
@@ -126,15 +128,12 @@ def test_user_interrupts_a_loud_echo_and_the_server_hears_the_user(delay_ms: int
             assert record.trigger in ("local_vad", "server_vad")
             assert truncate["item_id"] == record.item_id
             assert abs(truncate["audio_end_ms"] - record.played_samples * 1000 / SAMPLE_RATE) <= 1
-            if record.trigger == "local_vad":
-                assert "response.cancel" in realtime_server.received_types()
+            assert ("response.cancel" in realtime_server.received_types()) is (record.trigger == "local_vad")
             await realtime_server.async_wait_sent("input_audio_buffer.speech_stopped", timeout=10)
-            # What the server got while the user spoke over the reply: the user's words, not the echo. The
-            # user's speech alone has this RMS; the echo at 0 dB is as loud; sent audio during the overlap must
-            # be close to the user's level, far below echo + user.
+            # The server got the user's words, not silence (how much echo rides along during double talk is
+            # measured in tests/audio/test_echo_canceller_devices.py, where the echo is known).
             sent = sent_audio(realtime_server)[sent_before:]
-            overlap = sent[: round(0.5 * SAMPLE_RATE)]
-            assert rms(overlap) > 0.2 * rms(user), "the user's words did not reach the server"
+            assert rms(sent[: len(user)]) > 0.3 * rms(user), "the user's words did not reach the server"
         finally:
             await stop_app(app)
 

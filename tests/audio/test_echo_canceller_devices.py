@@ -127,6 +127,63 @@ def test_rest_wake_and_reopen_realign(qloop: asyncio.Runner, pulse: PulseServer,
     qloop.run(scenario())
 
 
+def lag_of(signal: np.ndarray, part: np.ndarray, max_lag: int) -> int:
+    """Where `part` starts inside `signal` (0..max_lag), by cross-correlation."""
+    n = 1 << int(np.ceil(np.log2(len(signal) + len(part))))
+    corr = np.fft.irfft(np.fft.rfft(signal.astype(np.float64), n) * np.conj(np.fft.rfft(part.astype(np.float64), n)), n)
+    return int(np.argmax(corr[: max_lag + 1]))
+
+
+def test_double_talk_sends_the_user_not_the_echo(qloop: asyncio.Runner, pulse: PulseServer,
+                                                 engine_with_canceller: tuple[AudioEngine, Tap]) -> None:
+    """The user talks while the reply plays on, at 0 dB echo (as loud at the microphone as the user). The cleaned
+    microphone is explained as a mix of the user's words and the echo that was in the microphone: the echo's
+    share must be small and the user's large."""
+    engine, tap = engine_with_canceller
+    user = read_wav(speech_wav("Wait, stop please, I have a different question."))[0]
+
+    async def scenario() -> None:
+        await engine.open()
+        try:
+            await warm(tap)
+            reply = asyncio.ensure_future(play_reply(engine, "long"))
+            for _ in range(100):
+                if tap.canceller.active:
+                    break
+                await asyncio.sleep(0.05)
+            assert tap.canceller.active, "the canceller did not converge on the first reply"
+            await asyncio.sleep(0.5)
+            mark = len(tap.rows)
+            await asyncio.to_thread(pulse.play_into_mic(user).wait, 15)
+            await asyncio.sleep(0.3)
+            dt_rows = tap.rows[mark:]
+            await reply
+        finally:
+            await engine.close()
+        assert all(active for _, _, active in dt_rows), "the canceller dropped out during double talk"
+        raw = np.concatenate([r for r, _, _ in dt_rows]).astype(np.float64)
+        cleaned = np.concatenate([c for _, c, _ in dt_rows]).astype(np.float64)
+        at = lag_of(raw, user, len(raw) - len(user))
+        span = slice(at, at + len(user))
+        words = user.astype(np.float64)
+        gain = float(np.dot(raw[span], words) / np.dot(words, words))
+        echo = raw[span] - gain * words  # what the microphone had besides the user: the echo
+        assert 0.8 < gain < 1.25, f"the user's speech is not where expected in the microphone (gain {gain:.2f})"
+        assert np.sqrt(np.mean(echo**2)) > 0.5 * np.sqrt(np.mean(words**2)), "the echo must rival the user"
+        fits = []
+        for k in range(0, 480, 4):  # the canceller's own processing delay
+            sent = cleaned[at + k: at + k + len(user)]
+            coef, *_ = np.linalg.lstsq(np.stack([words, echo], axis=1), sent, rcond=None)
+            fits.append((float(np.sum((sent - coef[0] * words - coef[1] * echo) ** 2)), coef))
+        _, (user_share, echo_share) = min(fits, key=lambda fit: fit[0])
+        echo_left_db = 20 * np.log10(abs(echo_share) + 1e-9)
+        user_kept_db = 20 * np.log10(abs(user_share) + 1e-9)
+        assert echo_left_db < -20, f"echo left in what is sent during double talk: {echo_left_db:.1f} dB"
+        assert user_kept_db > -15, f"the user's words were suppressed: {user_kept_db:.1f} dB"
+
+    qloop.run(scenario())
+
+
 def test_odd_device_rates(qloop: asyncio.Runner, pulse: PulseServer, monkeypatch: pytest.MonkeyPatch) -> None:
     sink = pulse.load_sink("spk44", 44100)
     source, source_sink = pulse.load_source("mic48", 48000)
