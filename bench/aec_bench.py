@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ REPLIES = ["Sure, the meeting is at three o'clock tomorrow.",
            "Here is a longer answer so that there is plenty of time to listen. The weather tomorrow will be mild "
            "with some sunshine in the afternoon, and a light breeze from the west.",
            "I found two restaurants nearby, both open until ten."]
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def loop_speaker_into_mic(pulse: PulseServer, gain_db: float, delay_ms: int) -> int:
@@ -293,7 +299,7 @@ async def app_rows(pulse: PulseServer, replies: int, trials: int) -> None:
     interrupted (by the local detector or the server's, which hears the cleaned microphone), and the time from
     the user's speech onset (first loud block the detectors see) to the truncation."""
     server = RealtimeTestServer().start()
-    module = loop_speaker_into_mic(pulse, 0, 30)
+    module: int | None = loop_speaker_into_mic(pulse, 0, 30)
     speech = read_wav(speech_wav(REPLIES[0]))[0].astype("<i2").tobytes()
     long_reply = read_wav(speech_wav(REPLIES[1]))[0].astype("<i2").tobytes()
     user = read_wav(speech_wav("Wait, stop please, I have a different question."))[0]
@@ -302,9 +308,11 @@ async def app_rows(pulse: PulseServer, replies: int, trials: int) -> None:
         await start_reply(app, server, long_reply, heard_ms=50)  # the first reply aligns the canceller
         await until(lambda: app.controller.turn_state == "idle", within=30, what="reply played out")
         before = len(app.controller.interrupts)
+        cpu, wall = cpu_seconds(), time.monotonic()
         for _ in range(replies):
             await start_reply(app, server, speech, heard_ms=50)
             await until(lambda: app.controller.turn_state == "idle", within=30, what="reply played out")
+        cpu_on = 100 * (cpu_seconds() - cpu) / (time.monotonic() - wall)
         false = len(app.controller.interrupts) - before
         print(f"| false interruptions over echo-only replies (0 dB, 30 ms, whole app) | {false} of {replies} | "
               f"canceller lag {(app.controller._guard.canceller.lag or 0) / 24:.0f} ms | goal 0 |", flush=True)
@@ -327,12 +335,24 @@ async def app_rows(pulse: PulseServer, replies: int, trials: int) -> None:
                 delays.append((record.at - onset[0]) * 1000)
             await until(lambda: app.controller.turn_state in ("idle", "listening"), within=20)
             await until(lambda: app.controller.turn_state == "idle", within=20)
+        await stop_app(app)
+        pulse.unload(module)  # without a canceller the server would take the echo for the user
+        module = None
+        app = await open_app(server, hands_free=True, headphones=True)  # the same replies without the canceller
+        cpu, wall = cpu_seconds(), time.monotonic()
+        for _ in range(min(replies, 10)):
+            await start_reply(app, server, speech, heard_ms=50)
+            await until(lambda: app.controller.turn_state == "idle", within=30, what="reply played out")
+        cpu_off = 100 * (cpu_seconds() - cpu) / (time.monotonic() - wall)
+        print(f"| app CPU over echo-only replies, canceller on / off (headphones) | {cpu_on:.1f} % / {cpu_off:.1f} % "
+              f"| whole process, speaker and mic running | window_bench duplex: 8-12 % |", flush=True)
         print(f"| user speech onset -> truncate with the AEC (0 dB, 30 ms), p50 / max | {np.median(delays):.0f} / "
               f"{max(delays):.0f} ms | paplay start -> truncate {np.median(from_play):.0f} ms; triggers "
               f"{', '.join(sorted(set(triggers)))} ({len(delays)} of {trials}) | goal <= 300 ms |", flush=True)
     finally:
         await stop_app(app)
-        pulse.unload(module)
+        if module is not None:
+            pulse.unload(module)
         server.stop()
 
 
