@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import app_env  # noqa: F401  (isolated home, offscreen Qt, fake key: before Qt and desktop/)
 import qasync
-from interrupt_bench import open_app, start_reply
+from interrupt_bench import open_app, responses_settled, start_reply
 from PySide6.QtWidgets import QApplication
 
 from desktop.audio.capture import AudioChunk, CaptureConfig
@@ -326,15 +326,15 @@ async def app_rows(pulse: PulseServer, replies: int, trials: int) -> None:
             await start_reply(app, server, long_reply, heard_ms=2000)
             onset.clear()
             played = time.monotonic()
-            pulse.play_into_mic(user)
+            playing = pulse.play_into_mic(user)
             await until(lambda n=done: len(app.controller.interrupts) > n, within=10, what="interrupt")
             record = app.controller.interrupts[-1]
             triggers.append(record.trigger)
             from_play.append((record.at - played) * 1000)
             if onset:
                 delays.append((record.at - onset[0]) * 1000)
-            await until(lambda: app.controller.turn_state in ("idle", "listening"), within=20)
-            await until(lambda: app.controller.turn_state == "idle", within=20)
+            await asyncio.to_thread(playing.wait, 20)  # the user's turn ends; the server answers it: cut that
+            await until(lambda: responses_settled(app, server) and app.controller.turn_state == "idle", within=30)
         await stop_app(app)
         pulse.unload(module)  # without a canceller the server would take the echo for the user
         module = None
