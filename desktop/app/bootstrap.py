@@ -50,11 +50,14 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 async def run_window(app: QApplication, options: Options, self_test: bool) -> int:
     """Builds the controller and window, waits for the window to close, then closes sockets and streams."""
     from desktop.app.controller import Controller
+    from desktop.app.history_recorder import HistoryRecorder
     from desktop.ui.main_window import MainWindow
 
     app.setQuitOnLastWindowClosed(False)  # this coroutine decides when to stop, after cleanup
     controller = Controller(options)
     window = MainWindow(controller)
+    history = HistoryRecorder.open(controller)
+    window.attach_history(history)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     window.show()
@@ -63,6 +66,7 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
     collector = MainThreadCollector()
     collector.start()
     await controller.start()
+    history.start()
     try:
         if self_test:
             from desktop.app.selftest import run_checks
@@ -74,6 +78,7 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
         if closer is not None:
             closer.restore()
         await controller.aclose()
+        await history.aclose()
         window.close()
         window.deleteLater()
         collector.stop()

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop.app.backend import Backend, choose_backend
+from desktop.app.desktop_bridge import app_registry
 from desktop.app.options import Options
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
+from desktop.app.timer_alerts import TimerAlerts
 from desktop.app.tools_service import ToolsService
 from desktop.app.wording import LINK_STATES, error_advice, usage_text
 
@@ -95,7 +97,9 @@ class Controller(QObject):
         self._guard: EchoGuard | None = None
         self._standby: Standby | None = None  # once audio is open
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
-        self.tools = ToolsService(Path(self.settings.file_name()).parent, parent=self)
+        self.timers = TimerAlerts(lambda: self.audio.playback if self.audio is not None else None, parent=self)
+        self.tools = ToolsService(Path(self.settings.file_name()).parent, registry=app_registry(self.timers.book),
+                                  parent=self)
         self.tools.tools_changed.connect(self._update_session)
         self.tools.call_finished.connect(self.tool_call)
         self._ready = asyncio.Event()
@@ -107,6 +111,7 @@ class Controller(QObject):
         """Returns at once; the connection and audio come up in the background and report through signals."""
         self.status_changed.emit("starting")
         self.spawn(self._bring_up())
+        self.spawn(self.timers.run())
 
     async def wait_ready(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """For tests and the self-test: until the first connection attempt has finished (either way)."""
@@ -283,9 +288,10 @@ class Controller(QObject):
             tap.close()
 
     def _echo_gated(self) -> bool:
-        """Loudspeakers, hands-free, no active echo canceller: while the assistant speaks the server hears silence
-        (it would take the echo for the user) until the local guard decides the user really speaks."""
-        return self.hands_free and self._guard is not None and self._guard.gating and self.turn_state == "speaking"
+        """Hands-free on loudspeakers with no active echo canceller: while the assistant speaks (or a timer chimes) the
+        server hears silence (it would take the echo for the user) until the local guard hears the user speak."""
+        return (self.hands_free and self._guard is not None and self._guard.gating
+                and (self.turn_state == "speaking" or self.timers.chiming))
 
     def _send_preroll(self, before: int) -> None:
         """After a local barge-in, the server gets the real audio of the last few hundred ms it heard as silence,

@@ -98,6 +98,10 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "has no pre-roll.", minimum=0, maximum=3600, label="Rest the audio after", unit="s",
             zero_label="never"),
     Setting("headphones", bool, False, "I use headphones: no echo canceller or echo guard (less CPU)."),
+    Setting("keep_history", bool, True, "Keep every conversation in a searchable history on this computer (off: "
+            "nothing is written; History → Delete all removes what was kept).", label="Keep a history"),
+    Setting("start_with", str, "new", "When Parley starts: a new conversation, or continue the last one (its text "
+            "is replayed to the model).", choices=("new", "continue"), label="On start"),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

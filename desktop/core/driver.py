@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from desktop.core.config import ConnectionConfig, SessionConfig
 from desktop.core.connection import Connection
+from desktop.core.conversation import TranscriptEntry
 from desktop.core.effects import Effect, FunctionCallRequested
 from desktop.core.errors import RealtimeError
 from desktop.core.session import PlayedSamples, Session, StopPlaybackNow
@@ -163,6 +164,11 @@ class RealtimeDriver:
 
     def send_text(self, text: str) -> None:
         self.session.send_text(text)
+        self._flush()
+
+    def seed(self, entries: Sequence[TranscriptEntry]) -> None:
+        """Continue an earlier conversation: its text goes into this session (see Session.seed)."""
+        self.session.seed(entries)
         self._flush()
 
     def set_config(self, config: SessionConfig) -> None:

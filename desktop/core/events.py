@@ -54,15 +54,18 @@ def audio_clear() -> dict[str, Any]:
     return _event("input_audio_buffer.clear")
 
 
-def user_text(text: str) -> dict[str, Any]:
-    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-    return _event("conversation.item.create", item=item)
+def user_text(text: str, item_id: str | None = None) -> dict[str, Any]:
+    """A typed turn, or an earlier one replayed; `item_id` (client-chosen, up to 32 characters) lets the echo
+    of a replayed item be recognised as already known."""
+    item: dict[str, Any] = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    return _event("conversation.item.create", item={"id": item_id, **item} if item_id else item)
 
 
-def assistant_text(text: str) -> dict[str, Any]:
+def assistant_text(text: str, item_id: str | None = None) -> dict[str, Any]:
     """Replays an earlier assistant answer into a fresh session (after reconnecting) as text."""
-    item = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
-    return _event("conversation.item.create", item=item)
+    item: dict[str, Any] = {"type": "message", "role": "assistant",
+                            "content": [{"type": "output_text", "text": text}]}
+    return _event("conversation.item.create", item={"id": item_id, **item} if item_id else item)
 
 
 def function_call_output(call_id: str, output: str) -> dict[str, Any]:

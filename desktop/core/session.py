@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +38,7 @@ from desktop.core.effects import (
     UsageChanged,
 )
 from desktop.core.errors import RealtimeError, ServerError, ServerErrorInfo, SessionUpdateError
+from desktop.core.replay import replay_events
 from desktop.core.state import TurnState
 from desktop.core.usage import UsageTotals
 
@@ -47,7 +48,6 @@ PlayedSamples = Callable[[str], int]
 StopPlaybackNow = Callable[[str], int]  # silences the player, returns the item's final heard samples
 
 MIN_TURN_MS = 150  # shorter presses are clicks, not speech; the server rejects commits under 100 ms anyway
-REPLAY_ENTRIES = 20  # text history replayed into a fresh session after a reconnect
 
 
 @dataclass
@@ -159,16 +159,22 @@ class Session:
 
     def connection_opened(self) -> None:
         """A socket is up (first time or after a reconnect): configure it and replay the text history."""
-        reconnect = self._ever_connected
         self._reset_server_state()
         self._connected = self._ever_connected = True
         self._set_state(TurnState.CONNECTING)
         self._send_config()
-        if reconnect:
-            for entry in self.conversation.entries()[-REPLAY_ENTRIES:]:
-                text = entry.heard_text.strip()
-                if text:
-                    self._send(ev.user_text(text) if entry.role == "user" else ev.assistant_text(text))
+        for event in replay_events(self.conversation.entries()):  # empty on a first connection unless seeded
+            self._send(event)
+
+    def seed(self, entries: Sequence[TranscriptEntry]) -> None:
+        """Continues an earlier conversation: its text joins this one and goes to the server (now if connected,
+        else on connecting), within the replay budget."""
+        for entry in entries:
+            self.conversation.add(entry.item_id, entry.role)
+            self.conversation.replace(entry)
+        if self._connected:
+            for event in replay_events(entries):
+                self._send(event)
 
     def connection_lost(self, error: RealtimeError | None, *, reconnecting: bool) -> None:
         self._connected = False

@@ -19,8 +19,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop.core.timekeeping import (
+    describe_duration,
+    duration_seconds,
+    replace_duration_idioms,
+    timer_done_text,
+    timer_status_text,
+    timers_spoken,
+)
 from desktop.engine.arithmetic import Sum, find_sum
-from desktop.engine.spoken_numbers import digits_for_words, format_number
+from desktop.engine.spoken_numbers import (
+    digits_for_words,
+    format_number,
+    split_clock,
+    spoken_clock_text,
+    spoken_date,
+    spoken_time,
+)
 
 __all__ = [
     "BrainContext",
@@ -104,7 +119,10 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 _TIMER_SET = _rx(r"\b(?:set|start|create|make|put on)\b.*\btimer\b", r"\btimer for\b", r"\b\d+(?:\.\d+)? ?"
                  r"(?:hours?|minutes?|mins?|seconds?|secs?) timer\b", r"\bremind me in\b", r"\bcount ?down\b",
                  r"\bwake me in\b")
-_TIMER_CANCEL = _rx(r"\b(?:cancel|stop|delete|clear|remove|kill)\b.*\btimers?\b")
+_TIMER_CANCEL = _rx(r"\b(?:cancel|stop|delete|clear|remove|kill)\b.*\b(?:timers?|reminders?)\b")
+_TIMER_LABEL = re.compile(r"\b(?:cancel|stop|delete|clear|remove|kill)\s+(?:the |my )?(.+?)\s+(?:timer|reminder)\b")
+_REMINDER = re.compile(r"\bremind me (?:(tomorrow|today) )?(?:at|by) (.+)$")
+_NOT_A_LABEL = {"the", "my", "this", "that", "a", "all", "all the", "all my", "every", "current", "running"}
 _TIMER_QUERY = _rx(r"\bhow (?:much|long)\b.*\b(?:left|remaining|to go)\b", r"\btimers?\b.*\b(?:left|remaining|"
                    r"status|running)\b", r"\bany timers?\b")
 _TIME = _rx(r"\bwhat(?:'s| is)? the time\b", r"\bwhat time\b", r"\btime is it\b", r"\bcurrent time\b",
@@ -124,12 +142,8 @@ _REPEAT = _rx(r"\brepeat (?:that|it|yourself)\b", r"\bsay (?:that|it) again\b", 
               r"\bcome again\b", r"^pardon\b", r"^sorry\??$")
 _FILLER = re.compile(r"^(?:(?:um+|uh+|oh|okay|ok|so|well|please|hey parley|parley)[,.!]?\s+)+")
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?|an?)\s*(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b")
-_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
-# Said before the numbers become digits ("half" alone would turn into 0.5 and lose its hour).
-_DURATION_IDIOMS = ((r"\b(?:an|one) hour and a half\b", "90 minutes"), (r"\bhalf an hour\b", "30 minutes"),
-                    (r"\ba quarter of an hour\b", "15 minutes"))
-
+_TIMER_ACTIONS = {"timer_cancel": re.compile(r"cancel|stop|delete|clear|remove"),
+                  "timer_list": re.compile(r"list|status|running|show")}
 _TOOL_HINTS = {
     "time": re.compile(r"\btime\b|\bclock\b|\bdate\b|\bcurrent_time\b|\bget_time\b|\bnow\b"),
     "arithmetic": re.compile(r"calculat|arithmetic|\bmath|expression|evaluat|comput"),
@@ -145,9 +159,12 @@ def decide(text: str, context: BrainContext) -> Decision:
     if not said:
         return Say("I didn't catch anything. Please try again, a little closer to the microphone.", "empty")
     if _TIMER_CANCEL.search(said):
-        return _cancel_timers(context)
+        return _cancel_timers(said, context)
     if _TIMER_QUERY.search(said):
         return _timer_status(context)
+    reminder = _REMINDER.search(said)
+    if reminder:
+        return _set_reminder(reminder.group(1), reminder.group(2), context)
     if _TIMER_SET.search(said):
         return _set_timer(said, context)
     calculation = find_sum(said)
@@ -188,8 +205,8 @@ def _clock(intent: str, context: BrainContext) -> Decision:
     if tool is not None and _fillable(tool, {}):
         return CallTool(tool.name, {}, intent)
     if intent == "date":
-        return Say(f"Today is {_spoken_date(context.now)}.", "date")
-    return Say(f"It's {_spoken_time(context.now)}.", "time")
+        return Say(f"Today is {spoken_date(context.now)}.", "date")
+    return Say(f"It's {spoken_time(context.now)}.", "time")
 
 
 def _arithmetic(calculation: Sum, context: BrainContext) -> Decision:
@@ -204,9 +221,7 @@ def _arithmetic(calculation: Sum, context: BrainContext) -> Decision:
 
 
 def _set_timer(said: str, context: BrainContext) -> Decision:
-    for spoken, plain in _DURATION_IDIOMS:
-        said = re.sub(spoken, plain, said)
-    seconds = _duration_seconds(digits_for_words(said))
+    seconds = duration_seconds(digits_for_words(replace_duration_idioms(said)))
     if seconds is None or seconds <= 0:
         return Say("How long should the timer run? Say, for example: set a timer for five minutes.", "timer")
     if seconds > MAX_TIMER_SECONDS:
@@ -220,7 +235,35 @@ def _set_timer(said: str, context: BrainContext) -> Decision:
     return Say(f"Okay, a {request.label} timer starts now.", "timer", start_timer=request)
 
 
-def _cancel_timers(context: BrainContext) -> Say:
+def _set_reminder(day: str | None, rest: str, context: BrainContext) -> Decision:
+    """"remind me at five to call the dentist": the client's timer tool sets it (the engine keeps no clock times)."""
+    tool = _tool_for("timer", context.tools)
+    properties = _properties(tool)[0] if tool is not None else {}
+    found = split_clock(rest)
+    if tool is None or "at" not in properties:
+        return Say("Offline I can set timers, not reminders at a time. Say, for example: set a timer for ten "
+                   "minutes.", "reminder")
+    if found is None or not re.sub(r"^(?:to|that|about|of)\b", "", found[1]).strip():
+        return Say("Say the time and what it is for, for example: remind me at five to call the dentist.", "reminder")
+    clock, text = found
+    connector, _, what = text.partition(" ") if text.split()[0] in ("to", "that", "about", "of") else ("to", "", text)
+    arguments = {"at": f"{day} {clock}" if day else clock, **({"label": what} if "label" in properties else {})}
+    return CallTool(tool.name, arguments, "reminder", f"{connector} {what}")
+
+
+def _cancel_timers(said: str, context: BrainContext) -> Decision:
+    tool = _timer_tool("timer_cancel", context.tools)
+    if tool is not None:  # the client keeps the timers (the app's timer book): it cancels them
+        properties, _ = _properties(tool)
+        named = _TIMER_LABEL.search(said)
+        label = named.group(1) if named and named.group(1) not in _NOT_A_LABEL else ""
+        arguments: dict[str, Any] = {}
+        if label and "label" in properties:
+            arguments["label"] = label
+        elif "all" in properties:
+            arguments["all"] = True
+        if _fillable(tool, arguments):
+            return CallTool(tool.name, arguments, "timer_cancel", label)
     if not context.timers:
         return Say("There is no timer running.", "timer", cancel_timers=True)
     count = len(context.timers)
@@ -228,50 +271,36 @@ def _cancel_timers(context: BrainContext) -> Say:
     return Say(f"Okay, I cancelled the {noun}.", "timer", cancel_timers=True)
 
 
-def _timer_status(context: BrainContext) -> Say:
+def _timer_status(context: BrainContext) -> Decision:
+    tool = _timer_tool("timer_list", context.tools)
+    if tool is not None and _fillable(tool, {}):
+        return CallTool(tool.name, {}, "timer_list")
     if not context.timers:
         return Say("There is no timer running.", "timer")
-    parts = [f"your {timer.label} timer has {describe_duration(timer.remaining_s, hyphen=False)} left"
+    parts = [timer_status_text(timer.label, timer.remaining_s)
              for timer in sorted(context.timers, key=lambda timer: timer.remaining_s)]
     sentence = "; ".join(parts)
     return Say(sentence[0].upper() + sentence[1:] + ".", "timer")
 
 
-def _duration_seconds(said: str) -> float | None:
-    total, found = 0.0, False
-    for amount, unit in _DURATION.findall(said):
-        value = 1.0 if amount in ("a", "an") else float(amount)
-        total += value * _UNIT_SECONDS[unit[0]]
-        found = True
-    return total if found else None
-
-
-def describe_duration(seconds: float, hyphen: bool = True) -> str:
-    """ "5-minute", "90-second", "1-hour 30-minute" (hyphen=True, for "a 5-minute timer"), or plain "5 minutes"
-    (hyphen=False, for "5 minutes left")."""
-    whole = max(0, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours == 0 and minutes < 2 and whole >= 60 and secs:
-        minutes, secs = 0, whole  # "90-second" reads better than "1-minute 30-second"
-    parts = [(hours, "hour"), (minutes, "minute"), (secs, "second")]
-    chosen = [(value, unit) for value, unit in parts if value] or [(0, "second")]
-    if hyphen:
-        return " ".join(f"{value}-{unit}" for value, unit in chosen)
-    return " ".join(f"{value} {unit}{'' if value == 1 else 's'}" for value, unit in chosen)
-
-
-def timer_done_text(label: str) -> str:
-    return f"Your {label} timer is done."
-
-
 # ------------------------------------------------------------------------------------------------ tools
+
+def _timer_tool(action: str, tools: Sequence[ToolSpec]) -> ToolSpec | None:
+    """A tool named for timers and for `action` ("timer_cancel": cancel_timer, "timer_list": list_timers)."""
+    for tool in tools:
+        name = tool.name.lower()
+        if "timer" in name and _TIMER_ACTIONS[action].search(name):
+            return tool
+    return None
+
 
 def _tool_for(intent: str, tools: Sequence[ToolSpec]) -> ToolSpec | None:
     """The first registered tool whose name or description serves `intent`. A timer tool is never taken
-    for the time, nor the other way round."""
+    for the time, nor the other way round; a tool that lists or cancels timers does not start one."""
     hint = _TOOL_HINTS[intent]
     for tool in tools:
+        if intent == "timer" and any(rx.search(tool.name.lower()) for rx in _TIMER_ACTIONS.values()):
+            continue
         words = f"{tool.name.replace('_', ' ')} {tool.name} {tool.description}".lower()
         if intent == "time" and _TOOL_HINTS["timer"].search(words):
             continue
@@ -330,7 +359,7 @@ def speak_tool_result(call: CallTool, output: str) -> str:
         return f"The {call.name.replace('_', ' ')} tool reported a problem: {_short(str(data['error']))}."
     if call.intent == "time":
         value = _field(data, ("time", "current_time", "now", "datetime", "result"))
-        return f"It's {_spoken_clock_text(value)}." if value else _plain(call, output)
+        return f"It's {spoken_clock_text(value)}." if value else _plain(call, output)
     if call.intent == "date":
         value = _field(data, ("date", "today", "datetime", "result"))
         return f"Today is {value}." if value else _plain(call, output)
@@ -341,6 +370,15 @@ def speak_tool_result(call: CallTool, output: str) -> str:
         return f"{call.detail} is {value}." if value is not None else _plain(call, output)
     if call.intent == "timer":
         return f"Okay, a {call.detail} timer starts now."
+    if call.intent == "reminder":
+        entry = data.get("set") if isinstance(data, Mapping) else None
+        due = entry.get("due") if isinstance(entry, Mapping) else None
+        when = re.sub(r"(?:^| )(\d{1,2}:\d{2})$", lambda m: " at " + spoken_clock_text(m.group(1)), str(due or ""))
+        return f"Okay, I'll remind you {call.detail} {when.strip()}." if due else _plain(call, output)
+    key = {"timer_cancel": "cancelled", "timer_list": "timers"}.get(call.intent)
+    entries = data.get(key) if key is not None and isinstance(data, Mapping) else None
+    if isinstance(entries, list) and all(isinstance(entry, Mapping) for entry in entries):
+        return timers_spoken(str(key), entries)
     return _plain(call, output)
 
 
@@ -366,22 +404,3 @@ def _plain(call: CallTool, output: str) -> str:
 def _short(text: str, limit: int = 200) -> str:
     text = text.strip().rstrip(".")
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
-# ------------------------------------------------------------------------------------------------ clock words
-
-def _spoken_time(now: dt.datetime) -> str:
-    hour = now.hour % 12 or 12
-    return f"{hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}"
-
-
-def _spoken_clock_text(value: str) -> str:
-    """ "20:47" from a tool reads better as "8:47 PM"; anything else is spoken as given."""
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::\d{2})?", value.strip())
-    if not match:
-        return value
-    return _spoken_time(dt.datetime(2000, 1, 1, int(match.group(1)) % 24, int(match.group(2)) % 60))
-
-
-def _spoken_date(now: dt.datetime) -> str:
-    return f"{now:%A}, {now:%B} {now.day}, {now.year}"

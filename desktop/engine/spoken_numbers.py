@@ -5,9 +5,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-__all__ = ["digits_for_words", "format_number", "parse_number"]
+__all__ = [
+    "clock_for_words",
+    "digits_for_words",
+    "format_number",
+    "parse_number",
+    "split_clock",
+    "spoken_clock_text",
+    "spoken_date",
+    "spoken_time",
+]
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -117,3 +127,72 @@ def format_number(value: float) -> str:
     if rounded == int(rounded) and abs(rounded) < 1e15:
         return str(int(rounded))
     return f"{rounded:.4f}".rstrip("0").rstrip(".")
+
+
+_HALF_DAY = ((r"\b([ap])\.?\s?m\b\.?", None), (r"\bin the morning\b", "a"),
+             (r"\b(?:in the (?:afternoon|evening)|at night|tonight)\b", "p"))
+
+
+def clock_for_words(text: str) -> str | None:
+    """A clock time as said ("five", "five thirty", "seven forty-five pm", "half past five", "quarter to six",
+    "nine o'clock in the morning", "17:00") as "H:MM" with " am"/" pm" when said; None when it is no time.
+    Without am/pm the hour keeps no leading zero: which half of the day is for desktop.core.timekeeping."""
+    said = text.lower().replace("-", " ").strip()
+    half = ""
+    for pattern, value in _HALF_DAY:
+        found = re.search(pattern, said)
+        if found:
+            half = " " + (value or found.group(1)) + "m"
+            said = (said[: found.start()] + said[found.end() :]).strip()
+    said = re.sub(r"\s*\bo'?\s?clock\b", "", said).strip()
+    if re.fullmatch(r"\d{1,2}(?::\d{2})?", said):
+        return said + half
+    relative = re.fullmatch(r"(half|(?:a )?quarter|.+?)(?: minutes?)? (past|after|to|before) (.+)", said)
+    if relative:
+        amount, direction, hour_words = relative.groups()
+        minutes = {"half": 30.0, "quarter": 15.0, "a quarter": 15.0}.get(amount, parse_number(amount))
+        hour = parse_number(hour_words)
+        if minutes is not None and hour is not None and 0 < minutes < 60 and 0 <= hour <= 23 and not hour % 1:
+            total = int(hour) * 60 + (int(minutes) if direction in ("past", "after") else -int(minutes))
+            hours, mins = divmod(total % (24 * 60), 60)
+            return f"{hours if hours > 12 else hours or 12}:{mins:02d}{half}"
+    words = said.split()
+    if not words or len(words) > 4:
+        return None
+    hour = parse_number(words[0])
+    rest = " ".join(words[1:]).removeprefix("oh ").removeprefix("o ")
+    minutes = parse_number(rest) if rest else 0.0
+    if hour is None or minutes is None or hour % 1 or minutes % 1 or not 0 <= hour <= 23 or not 0 <= minutes < 60:
+        return None
+    return f"{int(hour)}:{int(minutes):02d}{half}"
+
+
+def split_clock(text: str) -> tuple[str, str] | None:
+    """The clock time at the start of `text` and the words after it ("quarter to six to call" -> "5:45",
+    "to call"; "nine tomorrow" -> "tomorrow 9:00", ""), taking the longest start that is a time."""
+    words = text.split()
+    for end in range(min(len(words), 8), 0, -1):
+        clock = clock_for_words(" ".join(words[:end]))
+        if clock is not None:
+            rest = words[end:]
+            if rest and rest[0] in ("tomorrow", "today"):
+                return f"{rest[0]} {clock}", " ".join(rest[1:])
+            return clock, " ".join(rest)
+    return None
+
+
+def spoken_time(now: dt.datetime) -> str:
+    hour = now.hour % 12 or 12
+    return f"{hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}"
+
+
+def spoken_clock_text(value: str) -> str:
+    """ "20:47" from a tool reads better as "8:47 PM"; anything else is spoken as given."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::\d{2})?", value.strip())
+    if not match:
+        return value
+    return spoken_time(dt.datetime(2000, 1, 1, int(match.group(1)) % 24, int(match.group(2)) % 60))
+
+
+def spoken_date(now: dt.datetime) -> str:
+    return f"{now:%A}, {now:%B} {now.day}, {now.year}"

@@ -3,7 +3,7 @@ the user does (hold Talk, Stop, switch mode, type) and draws what the controller
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QKeyEvent
@@ -25,8 +25,12 @@ from desktop.ui.approval_card import ApprovalTray
 from desktop.ui.global_hotkey import GlobalHotkey
 from desktop.ui.hold_key import HoldKey, should_handle
 from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
+from desktop.ui.timers_panel import TimersPanel
 from desktop.ui.transcript_view import TranscriptView
 from desktop.ui.waveform import WaveformView
+
+if TYPE_CHECKING:
+    from desktop.app.history_recorder import HistoryRecorder
 
 MODES = (("push_to_talk", "Push-to-talk"), ("server_vad", "Hands-free"), ("semantic_vad", "Hands-free (semantic)"))
 WINDOW_BACKGROUND = "#161a22"
@@ -68,7 +72,7 @@ class MainWindow(QMainWindow):
         central = QWidget(self)
         layout = QVBoxLayout(central)
 
-        status = QHBoxLayout()
+        status = self.status_row = QHBoxLayout()
         self.connection_label = QLabel("● Starting…", central)
         self.connection_label.setObjectName("connection")
         self.turn_label = QLabel("", central)
@@ -102,6 +106,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.transcript, 1)
         self.approvals = ApprovalTray(central)  # asks before a tool with side effects runs
         layout.addWidget(self.approvals)
+        self.timers_panel = TimersPanel(controller.timers, central)
+        layout.addWidget(self.timers_panel)
         self.waveform = WaveformView(central)
         self.waveform.setMinimumHeight(110)
         self.waveform.set_surround(QColor(WINDOW_BACKGROUND))
@@ -154,6 +160,7 @@ class MainWindow(QMainWindow):
         c.transcript_truncated.connect(self.transcript.mark_truncated)
         c.tool_call.connect(self.transcript.add_tool_call)
         c.notice.connect(self.transcript.add_notice)
+        c.timers.alerted.connect(lambda title, body: self.transcript.add_notice(f"{title}: {body}"))
         tools, note = c.tools, self.transcript.set_tool_note
         tools.approval_requested.connect(self.approvals.show_request)
         tools.approval_requested.connect(lambda request: note(request.call_id, "waiting for your approval"))
@@ -202,6 +209,12 @@ class MainWindow(QMainWindow):
     def set_talk_available(self, available: bool, reason: str) -> None:
         self.talk_button.setEnabled(available)
         self.talk_button.setToolTip("" if available else reason)
+
+    def attach_history(self, recorder: HistoryRecorder) -> None:
+        """The History button, Ctrl+N and the transcript following conversation switches."""
+        from desktop.ui.history_view import HistoryControls
+
+        self.history = HistoryControls(self, recorder)
 
     # --- settings
 

@@ -185,6 +185,11 @@ class HotkeysPage(OptionsPage):
         self.form.addRow("", self.global_status)
 
 
+class HistoryPage(OptionsPage):
+    title = "History"
+    keys = ("keep_history", "start_with")
+
+
 class SettingsDialog(QDialog):
     def __init__(self, store: SettingsStore, keys: KeyStore, list_devices: Callable[[str], list[str]],
                  rescan: Callable[[], None], global_status: Callable[[], tuple[bool, str]],
@@ -193,7 +198,8 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Parley settings")
         self.store = store
         self.pages: list[OptionsPage] = [ConnectionPage(keys), VoicePage(), TurnsPage(),
-                                         AudioPage(list_devices, rescan), HotkeysPage(global_status)]
+                                         AudioPage(list_devices, rescan), HotkeysPage(global_status),
+                                         HistoryPage()]
         if tools is not None:
             from desktop.ui.tools_page import ToolsPage
 

@@ -143,7 +143,9 @@ def test_unknown_tool_and_denied_call(with_controller: Callable[[Scenario], None
         await until(lambda: len(outputs(realtime_server)) == 2, what="both answered")
         unknown, denied = (json.loads(o["output"]) for o in outputs(realtime_server))
         assert "unknown tool 'notes_delete'" in unknown["error"]
-        assert set(unknown["available"]) == {"get_current_time", "calculate", "notes_read", "notes_write", "notes_wait"}
+        builtins = {"get_current_time", "calculate", "set_timer", "list_timers", "cancel_timer", "read_clipboard",
+                    "open_url"}
+        assert set(unknown["available"]) == builtins | {"notes_read", "notes_write", "notes_wait"}
         assert "denied" in denied["error"] and notes.written == []
 
     with_controller(scenario)

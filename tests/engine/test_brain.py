@@ -19,7 +19,7 @@ from desktop.engine.brain import (
     speak_tool_result,
     timer_done_text,
 )
-from desktop.engine.spoken_numbers import digits_for_words, parse_number
+from desktop.engine.spoken_numbers import clock_for_words, digits_for_words, parse_number
 
 NOW = dt.datetime(2026, 3, 5, 14, 7, tzinfo=dt.UTC)
 PLAIN = BrainContext(now=NOW)
@@ -166,3 +166,35 @@ def test_routing_is_fast() -> None:
         decide("what is twelve times seven", WITH_TOOLS)
         decide("Write me a poem about the sea.", PLAIN)
     assert (time.perf_counter() - started) / 400 < 0.002
+
+
+@pytest.mark.parametrize(("said", "clock"), [
+    ("five", "5:00"), ("five thirty", "5:30"), ("seven forty-five pm", "7:45 pm"), ("half past five", "5:30"),
+    ("quarter to six", "5:45"), ("a quarter past eleven", "11:15"), ("ten minutes to seven", "6:50"),
+    ("twenty past 4", "4:20"), ("quarter to one", "12:45"), ("five oh five", "5:05"), ("17:00", "17:00"),
+    ("nine o'clock in the morning", "9:00 am"), ("seven in the evening", "7:00 pm"), ("five p.m.", "5:00 pm"),
+    ("call the dentist", None), ("", None), ("twenty five hundred", None),
+])
+def test_clock_times_as_said(said: str, clock: str | None) -> None:
+    assert clock_for_words(said) == clock
+
+
+def test_reminders_go_to_a_timer_tool_that_takes_a_clock_time() -> None:
+    reminder_tool = ToolSpec("set_timer", "Start a timer or set a reminder.", {"type": "object", "properties": {
+        "seconds": {"type": "number"}, "at": {"type": "string"}, "label": {"type": "string"}}})
+    context = BrainContext(now=NOW, tools=(reminder_tool,))
+    assert decide("Remind me at five to call the dentist.", context) == CallTool(
+        "set_timer", {"at": "5:00", "label": "call the dentist"}, "reminder", "to call the dentist")
+    assert decide("remind me at quarter to six to take the bread out", context) == CallTool(
+        "set_timer", {"at": "5:45", "label": "take the bread out"}, "reminder", "to take the bread out")
+    assert decide("remind me tomorrow at nine about the meeting", context) == CallTool(
+        "set_timer", {"at": "tomorrow 9:00", "label": "the meeting"}, "reminder", "about the meeting")
+    assert decide("remind me at nine tomorrow to water the plants", context).arguments == {  # type: ignore[union-attr]
+        "at": "tomorrow 9:00", "label": "water the plants"}
+    assert "Say the time" in say("remind me at five", context).text
+    assert "not reminders" in say("remind me at five to call the dentist").text  # no tool: the engine says so
+    call = CallTool("set_timer", {}, "reminder", "to call the dentist")
+    spoken = speak_tool_result(call, '{"set": {"due": "17:00"}}')
+    assert spoken == "Okay, I'll remind you to call the dentist at 5:00 PM."
+    assert speak_tool_result(call, '{"set": {"due": "tomorrow 09:00"}}').endswith("dentist tomorrow at 9:00 AM.")
+    assert speak_tool_result(call, '{"set": 3}').startswith("The set timer tool says")
