@@ -20,8 +20,7 @@ from tests.support.sounds import read_wav, speech_wav
 
 pytestmark = pytest.mark.slow
 
-REPLY = ("Here is a longer answer so that there is plenty of time to listen. The weather tomorrow will be mild "
-         "with some sunshine in the afternoon.")
+REPLY = "Here is a longer answer so that there is time to listen: mild weather tomorrow, some sunshine."
 
 
 def loopback(pulse: PulseServer, source: str, sink: str, gain_db: float = 0.0) -> int:
