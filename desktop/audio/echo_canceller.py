@@ -206,7 +206,11 @@ class EchoCanceller:
     def _maybe_estimate(self, end: int) -> None:
         c = self.config
         window = round(c.window_s * RATE)
-        every = c.every_s / 4 if self.lag is None else c.every_s  # until locked, look often (only while playing)
+        # Until locked, look often while the speaker plays, unless two seconds of looks found no echo at all
+        # (headphones not declared, a muted speaker): then once a second, as when locked.
+        searching = self.lag is None and not (
+            len(self.estimates) >= 8 and all(e.confidence < c.min_confidence for e in self.estimates[-8:]))
+        every = c.every_s / 4 if searching else c.every_s
         due = end - self._last_estimate_pos >= every * RATE
         if self._estimating or not due or self._mic_hist_len < window or not self._mic_hist:
             return
