@@ -105,6 +105,7 @@ class EchoCanceller:
         self._far_next = -1  # the device frame the next played block should start at (runs of blocks)
         self._far_run = (-1, 0)  # a run's first position (24 kHz) and the samples resampled since
         self._mic_offset: int | None = None  # timeline position minus the capture's sample index
+        self._far_loud_end = -(10**12)  # timeline position just after the last far-end block with sound
         self._mic_hist: deque[tuple[int, np.ndarray]] = deque()
         self._mic_hist_len = 0
         self._pending = np.zeros(0, dtype=np.int16)
@@ -128,6 +129,7 @@ class EchoCanceller:
             return
         if rate == RATE:
             self.far.write(samples, dac_time, frame)
+            self._note_loudness(samples)
             return
         # Another device rate: each run of back-to-back blocks goes through one streaming resampler and is laid
         # out contiguously from its first block's position (per-block rounding would leave gaps and overlaps).
@@ -141,6 +143,12 @@ class EchoCanceller:
         self._far_run = (start, emitted + len(pcm))
         if len(pcm):
             self.far.write(pcm, dac_time, start + emitted if start >= 0 else -1)
+            self._note_loudness(pcm)
+
+    def _note_loudness(self, pcm: np.ndarray) -> None:
+        """Remembers where the far end last had sound, so quiet stretches cost no correlation (nor a look)."""
+        if len(pcm) and float(np.sqrt(np.mean(pcm.astype(np.float32) ** 2))) > self.config.far_floor:
+            self._far_loud_end = self.far.end
 
     # -- near end (loop thread, from the capture's drain) ----
     def process(self, chunk: AudioChunk) -> AudioChunk:
@@ -216,11 +224,11 @@ class EchoCanceller:
             return
         m0 = self._mic_hist[0][0]
         lag_lo, lag_hi = round(c.lag_lo_s * RATE), round(c.lag_hi_s * RATE)
-        far = self.far.read(m0 - lag_hi, self._mic_hist_len + lag_hi - lag_lo)
-        if float(np.sqrt(np.mean(far.astype(np.float32) ** 2))) < c.far_floor:
+        if self._far_loud_end < m0 - lag_hi:
             return  # nothing played lately: nothing to correlate
-        mic = np.concatenate([pcm for _, pcm in self._mic_hist])
+        far = self.far.read(m0 - lag_hi, self._mic_hist_len + lag_hi - lag_lo)
         self._last_estimate_pos = end
+        mic = np.concatenate([pcm for _, pcm in self._mic_hist])
         if not self._off_loop:
             self._accept(estimate_lag(mic, far, lag_lo, lag_hi))
             return
