@@ -5,15 +5,21 @@ Realtime server, no audio:
   built-in (calculate): schema validation, policy, run and the JSON answer included;
 - the same for a tool that asks, answered Allow by code the moment the card is requested (the machinery's own
   cost around a human answer);
-- argument validation alone, per call, with the validator cached.
+- the same for a trivial MCP tool (echo, read-only) on a real MCP server (tests/support/mcp_servers.py) configured
+  in mcp.json, over stdio and over streamable HTTP on 127.0.0.1 (issue 13's goal: p50 <= 20 ms);
+- argument validation alone, per call, with the validator cached;
+- start-up to window shown (`python -m desktop`, as bench/run.py measures it) with an empty mcp.json and with three
+  stdio MCP servers configured: the servers start after the window is shown, so the two should match.
 
-    .venv/bin/python bench/tools_bench.py [--calls 60]
+    .venv/bin/python bench/tools_bench.py [--calls 60] [--starts 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 import tempfile
 import time
@@ -31,6 +37,7 @@ from desktop.tools.approvals import Answer
 from desktop.tools.registry import Tool
 from desktop.tools.validation import ArgumentChecker
 from tests.support.app_harness import make_controller, settings_in, until
+from tests.support.mcp_servers import spawn_http, stdio_entry
 from tests.support.realtime_server import RealtimeTestServer, ResponseScript, spoken_tone
 
 NOTE = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 200}, "tags": {
@@ -82,19 +89,33 @@ async def measure(server: RealtimeTestServer, controller: Controller, name: str,
     return watch.latencies_ms()
 
 
-async def bench(server: RealtimeTestServer, calls: int) -> list[tuple[str, str]]:
-    controller = make_controller(server.url, settings_in(Path(tempfile.mkdtemp())), audio=False)
+def model_name(controller: Controller, source: str, title: str) -> str:
+    return next(t.name for t in controller.tools.registry.tools() if t.source == source and t.title == title)
+
+
+def mcp_ready(controller: Controller, names: set[str]) -> bool:
+    return names <= {s.name for s in controller.tools.catalogue() if s.state == "ready"}
+
+
+async def bench(server: RealtimeTestServer, calls: int, http_url: str) -> list[tuple[str, str]]:
+    config = Path(tempfile.mkdtemp())
+    (config / "mcp.json").write_text(json.dumps({"mcpServers": {"stdio": stdio_entry(name="stdio"),
+                                                                "http": {"url": http_url}}}))
+    controller = make_controller(server.url, settings_in(config), audio=False)
     controller.tools.registry.replace_source("bench", [
         Tool("note_add", "Add a note", NOTE, lambda text, tags=(): "ok", source="bench", title="add")])
     controller.tools.approval_requested.connect(lambda r: controller.tools.answer(r.call_id, Answer.ALLOW))
     await controller.start()
     await controller.wait_ready()
     await until(lambda: controller.turn_state == "idle", what="connected")
+    await until(lambda: mcp_ready(controller, {"stdio", "http"}), within=120, what="MCP servers ready")
     rows = []
     try:
         for label, name, arguments in (
                 ("read-only built-in (calculate)", "calculate", '{"expression": "(12*7)/3"}'),
-                ("asking tool, allowed at once by code", "note_add", '{"text": "buy milk", "tags": ["home"]}')):
+                ("asking tool, allowed at once by code", "note_add", '{"text": "buy milk", "tags": ["home"]}'),
+                ("MCP echo over stdio", model_name(controller, "stdio", "echo"), '{"text": "hi"}'),
+                ("MCP echo over streamable HTTP", model_name(controller, "http", "echo"), '{"text": "hi"}')):
             values = await measure(server, controller, name, arguments, calls)
             rows.append((f"arguments.done -> function_call_output sent, {label} (ms, {len(values)} calls)",
                          f"p50 {np.percentile(values, 50):.2f}  p95 {np.percentile(values, 95):.2f}  "
@@ -116,24 +137,48 @@ def validation_row() -> tuple[str, str]:
             f"p50 {np.percentile(times, 50):.1f}  p95 {np.percentile(times, 95):.1f}")
 
 
+def startup_rows(url: str, starts: int) -> list[tuple[str, str]]:
+    """bench/run.py's start-up measure (a cold `python -m desktop` to its "window shown" line), with --mcp-config
+    naming an empty file, then three stdio servers; --url keeps the connection on the loopback server."""
+    from run import time_to_window
+
+    rows = []
+    folder = Path(tempfile.mkdtemp())
+    for label, servers in (("no MCP servers", {}),
+                           ("three stdio MCP servers", {f"s{i}": stdio_entry(name=f"s{i}") for i in range(3)})):
+        path = folder / f"{len(servers)}.json"
+        path.write_text(json.dumps({"mcpServers": servers}))
+        command = [sys.executable, "-m", "desktop", "--verbose", "--url", url, "--mcp-config", str(path)]
+        times = [time_to_window(dict(os.environ), command) * 1000 for _ in range(starts)]
+        rows.append((f"start-up to window shown, {label} (ms, median of {starts})",
+                     f"median {np.median(times):.0f}  min {min(times):.0f}  max {max(times):.0f}"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=60)
+    parser.add_argument("--starts", type=int, default=5)
     args = parser.parse_args()
     server = RealtimeTestServer()
     server.default_script = ResponseScript(audio=spoken_tone(0.2), speed=0, transcript="Done.")
     server.start()
+    http, http_url = spawn_http(name="http")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            rows = runner.run(bench(server, args.calls))
+            rows = runner.run(bench(server, args.calls, http_url))
+        rows += startup_rows(server.url, args.starts)
     finally:
         server.stop()
+        http.kill()
+        http.wait()
     rows.append(validation_row())
     print("| figure | value | goal |")
     print("|---|---|---|")
     for label, value in rows:
-        goal = "p50 <= 20 ms (issue 13, for MCP tools)" if "->" in label else ""
+        goal = ("p50 <= 20 ms (issue 13, for MCP tools)" if "->" in label
+                else "the same with and without servers" if "start-up" in label else "")
         print(f"| {label} | {value} | {goal} |")
     if server.violations:
         print("client event violations:", server.violations[:3])

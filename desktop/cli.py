@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mcp-config", metavar="PATH",
                         help="MCP servers file to use instead of mcp.json in Parley's config folder "
                         "(see docs/mcp.md)")
+    parser.add_argument("--global-hotkey", action="store_true",
+                        help="turn the global hold-to-talk key on for this run (the desktop portal on Wayland, "
+                        "else the X11 listener); otherwise Settings → Hotkeys decides")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return parser
 
@@ -76,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_device=args.output_device,
         verbose=args.verbose,
         mcp_config=args.mcp_config,
+        global_hotkey=args.global_hotkey,
     )
     from desktop.app.bootstrap import run
 

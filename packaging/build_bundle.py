@@ -1,6 +1,6 @@
 """Builds the one-folder bundle: PyInstaller with packaging/parley.spec, then strips Qt and libpython by hand.
 
-Usage (through the wrapper): packaging/build [OUTPUT_DIR] [--without-vad] [--keep-icu-data] [--tgz]
+Usage (through the wrapper): packaging/build [OUTPUT_DIR] [--without-vad] [--keep-icu-data] [--tgz] [--with-engine]
 The bundle lands in OUTPUT_DIR/Parley (default: dist/Parley). PyInstaller's work files go to OUTPUT_DIR/.work
 so a test building into a temp dir leaves nothing in the checkout.
 
@@ -92,15 +92,16 @@ def make_tgz(bundle: Path) -> Path:
 
 
 def build(output: Path, without_vad: bool = False, keep_icu_data: bool = False, tgz: bool = False,
-          quiet: bool = False) -> Path:
+          quiet: bool = False, with_engine: bool = False) -> Path:
     """Builds OUTPUT/Parley and returns its path; raises CalledProcessError when PyInstaller fails."""
     output = output.resolve()
     output.mkdir(parents=True, exist_ok=True)
     work = output / ".work"
     command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
                "--distpath", str(output), "--workpath", str(work), str(SPEC)]
-    if without_vad:
-        command += ["--", "--without-vad"]
+    spec_options = [*(["--without-vad"] if without_vad else []), *(["--with-engine"] if with_engine else [])]
+    if spec_options:
+        command += ["--", *spec_options]
     started = time.perf_counter()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     subprocess.run(command, cwd=ROOT, check=True, env=env,
@@ -130,9 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-icu-data", action="store_true",
                         help="keep Qt's full ICU data (31 MB; only collation and legacy codecs need it)")
     parser.add_argument("--tgz", action="store_true", help="also write OUTPUT/Parley.tgz")
+    parser.add_argument("--with-engine", action="store_true",
+                        help="include the offline engine and its models, so the bundle talks with no key and no "
+                             "network (about 3x the size)")
     args = parser.parse_args(argv)
     try:
-        build(Path(args.output), without_vad=args.without_vad, keep_icu_data=args.keep_icu_data, tgz=args.tgz)
+        build(Path(args.output), without_vad=args.without_vad, keep_icu_data=args.keep_icu_data, tgz=args.tgz,
+              with_engine=args.with_engine)
     except subprocess.CalledProcessError as exc:
         print(f"packaging/build: PyInstaller failed with exit code {exc.returncode}", file=sys.stderr)
         return 1

@@ -24,6 +24,7 @@ os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("PARLEY_REALTIME_URL", None)
 
 pytest_plugins = ["tests.support.secret_service", "tests.support.pulse", "tests.support.realtime_server",
+                  "tests.support.live_server",
                   "tests.support.xvfb"]
 
 

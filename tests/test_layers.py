@@ -1,12 +1,12 @@
 """The shape of the code, read from its source: desktop's modules import each other without a circle, and only
 downward through the layers
 
-    entry (desktop.cli, desktop.__main__, desktop.app.bootstrap) -> ui -> app -> core, audio, tools, engine
+    entry (desktop.cli, desktop.__main__, desktop.app.bootstrap) -> ui -> app -> core, audio, tools, engine, history
 
-so core, audio, tools and engine never import app or ui, and core and tools never import Qt. Every import
-counts, including the ones inside functions (deferred imports still run and still tie modules together), except
-those under `if TYPE_CHECKING:` for the circle check: they never run, which is what makes them the way to name
-a type from a module that imports you. They must still point downward.
+so core, audio, tools, engine and history never import app or ui, and core, tools and history never import Qt.
+Every import counts, including the ones inside functions (deferred imports still run and still tie modules
+together), except those under `if TYPE_CHECKING:` for the circle check: they never run, which is what makes
+them the way to name a type from a module that imports you. They must still point downward.
 
 desktop.app.bootstrap counts as entry: it is the composition root that starts Qt and puts the controller and
 the window together, and only the command line imports it.
@@ -25,8 +25,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "desktop"
-RANK = {"entry": 4, "ui": 3, "app": 2, "core": 1, "audio": 1, "tools": 1, "engine": 1, "base": 0}
-QT_FREE = ("core", "tools")
+RANK = {"entry": 4, "ui": 3, "app": 2, "core": 1, "audio": 1, "tools": 1, "engine": 1, "history": 1, "base": 0}
+QT_FREE = ("core", "tools", "history")
 QT_MODULES = ("PySide6", "shiboken6", "qasync")
 ENTRY = ("desktop.cli", "desktop.__main__", "desktop.app.bootstrap")
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from desktop.app.secrets import KeySource
 from desktop.app.settings import OPENAI_REALTIME_URL
+from desktop.core.config import OPENAI_LIVE_URL
+from desktop.core.models import Protocol, find
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,29 @@ class Backend:
     key: str | None
     title: str  # the status line: "OpenAI · gpt-realtime · voice marin", "Offline engine", "Custom server · host"
     notice: str = ""  # a sentence for the transcript when there is something to know or do, else nothing
+    protocol: str = "realtime"  # or "live": GPT-Live (/v1/live/sessions), chosen by the model or the URL's path
+
+
+def live_url(url: str) -> bool:
+    """A GPT-Live endpoint is known by its path (/v1/live/sessions), whoever serves it."""
+    try:
+        return "/live/" in urlsplit(url).path + "/"
+    except ValueError:
+        return False
+
+
+def model_protocol(model: str) -> str:
+    entry = find(model)
+    return entry.protocol.value if entry is not None else Protocol.REALTIME.value
 
 
 def choose_backend(settings: dict[str, Any], key: KeySource, url_override: str | None) -> Backend:
     kind = settings["backend"]
     model = settings["model"]
     if url_override:
-        return Backend("custom", url_override, settings["auth_style"], key.key, custom_title(url_override))
+        protocol = "live" if live_url(url_override) else "realtime"
+        return Backend("custom", url_override, settings["auth_style"], key.key, custom_title(url_override),
+                       protocol=protocol)
     if kind == "auto":
         kind = "openai" if key.key else "offline"
     if kind == "offline":
@@ -40,12 +58,18 @@ def choose_backend(settings: dict[str, Any], key: KeySource, url_override: str |
                                      "(Settings → Connection to add a key).")
         return Backend("offline", None, "none", None, "Offline engine", notice)
     if kind == "openai":
-        url = f"{OPENAI_REALTIME_URL}?model={model}"
-        title = f"OpenAI · {model} · voice {settings['voice']}"
+        protocol = model_protocol(model)
+        if protocol == "live":  # the model goes in session.start, never in the URL
+            url, title = OPENAI_LIVE_URL, f"OpenAI GPT-Live · {model} · voice {settings['voice']}"
+        else:
+            url, title = f"{OPENAI_REALTIME_URL}?model={model}", f"OpenAI · {model} · voice {settings['voice']}"
         if not key.key:
-            return Backend("openai", url, "bearer", None, title, "OpenAI needs an API key: open Settings → Connection.")
-        return Backend("openai", url, "bearer", key.key, title)
+            return Backend("openai", url, "bearer", None, title, "OpenAI needs an API key: open Settings → Connection.",
+                           protocol)
+        return Backend("openai", url, "bearer", key.key, title, protocol=protocol)
     url = settings["endpoint_url"]
+    if live_url(url):
+        return Backend("custom", url, settings["auth_style"], key.key, custom_title(url), protocol="live")
     if "model=" not in url and "deployment=" not in url:
         url = f"{url}{'&' if '?' in url else '?'}model={model}"
     return Backend("custom", url, settings["auth_style"], key.key, custom_title(url))

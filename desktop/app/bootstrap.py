@@ -51,6 +51,7 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
     """Builds the controller and window, waits for the window to close, then closes sockets and streams."""
     from desktop.app.controller import Controller
     from desktop.app.history_recorder import HistoryRecorder
+    from desktop.app.network_watch import NetworkWatch
     from desktop.ui.main_window import MainWindow
 
     app.setQuitOnLastWindowClosed(False)  # this coroutine decides when to stop, after cleanup
@@ -58,11 +59,14 @@ async def run_window(app: QApplication, options: Options, self_test: bool) -> in
     window = MainWindow(controller)
     history = HistoryRecorder.open(controller)
     window.attach_history(history)
+    network = NetworkWatch(window)  # the network came back or the computer woke up: try the link at once
+    network.back.connect(controller.retry_now)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
-    window.show()
-    log.info("window shown")
-    closer = SignalCloser(window.close) if threading.current_thread() is threading.main_thread() else None
+    window.shell.first_show()
+    log.info("window %s", "shown" if window.isVisible() else "hidden in the tray")
+    # Ctrl+C / SIGTERM quit: a plain close may only hide the window to the tray.
+    closer = SignalCloser(window.shell.quit) if threading.current_thread() is threading.main_thread() else None
     collector = MainThreadCollector()
     collector.start()
     await controller.start()

@@ -27,7 +27,7 @@ from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
 from desktop.app.timer_alerts import TimerAlerts
 from desktop.app.tools_service import ToolsService
-from desktop.app.wording import LINK_STATES, error_advice, usage_text
+from desktop.app.wording import LINK_STATES, error_advice
 
 if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the tools are optional or slow)
     from desktop.audio.barge_in import BargeInDetector
@@ -65,7 +65,8 @@ class Controller(QObject):
     transcript_truncated = Signal(str, str, str)  # item_id, heard, unheard
     tool_call = Signal(str, str, str, object)  # call_id, name, arguments, output (None while running)
     notice = Signal(str)
-    cost_changed = Signal(float, str)
+    cost_changed = Signal(str, str, object)  # meter ("$0.012", "Free", "1,234 tokens"), detail, US$ or None
+    link_changed = Signal(object)  # desktop.core.link.LinkStatus: the link bar's countdown and Retry now
     error = Signal(str, str)  # message, what to do
     mic_samples = Signal(object)  # int16 numpy arrays at 24 kHz
     assistant_samples = Signal(object)
@@ -99,7 +100,7 @@ class Controller(QObject):
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
         self.timers = TimerAlerts(lambda: self.audio.playback if self.audio is not None else None, parent=self)
         self.tools = ToolsService(Path(self.settings.file_name()).parent, registry=app_registry(self.timers.book),
-                                  parent=self)
+                                  mcp_config=options.mcp_config, parent=self)
         self.tools.tools_changed.connect(self._update_session)
         self.tools.call_finished.connect(self.tool_call)
         self._ready = asyncio.Event()
@@ -327,6 +328,7 @@ class Controller(QObject):
         from desktop.core.config import AuthStyle, ConnectionConfig
         from desktop.core.driver import RealtimeDriver
         from desktop.core.errors import RealtimeError
+        from desktop.core.models import pricing
 
         settings = dict(self.settings.items())
         self.backend = backend = choose_backend(settings, self.keys.load(), self.options.url)
@@ -346,7 +348,7 @@ class Controller(QObject):
         self.endpoint_changed.emit(backend.title, url)
         log.info("connecting to %s (%s backend)", url, backend.kind)
         connection = ConnectionConfig(api_key=backend.key, model=str(settings["model"]), url=url,
-                                      auth_style=AuthStyle(backend.auth_style))
+                                      auth_style=AuthStyle(backend.auth_style), protocol=backend.protocol)
         self.driver = RealtimeDriver(
             connection,
             self._session_config(),
@@ -354,6 +356,7 @@ class Controller(QObject):
             function_handler=self.tools.run,
             played_samples=self._played_samples,
             stop_playback=self._silence,
+            retry_first=True, pricing=pricing(backend.kind),
         )
         self._prepare_vad()
         try:
@@ -437,9 +440,13 @@ class Controller(QObject):
                     self.transcript_truncated.emit(entry.item_id, entry.heard_text, entry.unheard_text)
                 else:
                     self.transcript_updated.emit(entry.item_id, entry.role, entry.text, entry.done)
-            case fx.UsageChanged(totals=totals, cost_usd=cost):
-                self.cost_changed.emit(cost, usage_text(totals))
-            case fx.ErrorRaised(error=err):
+            case fx.UsageChanged(meter=meter, detail=detail, cost_usd=cost):
+                self.cost_changed.emit(meter, detail, cost)
+            case fx.LinkChanged(status=status):
+                self.link_changed.emit(status)
+            case fx.Notice(text=text):
+                self.notice.emit(text)
+            case fx.ErrorRaised(error=err) if not err.retryable:  # link faults: the link bar shows them
                 self.error.emit(str(err), error_advice(err))
             case fx.FunctionCallRequested(call_id=call_id, name=name, arguments=arguments):
                 self.tool_call.emit(call_id, name, arguments, None)
@@ -518,6 +525,10 @@ class Controller(QObject):
         self._talk_held = False
         if self.driver is not None:
             self.driver.release()
+
+    def retry_now(self) -> None:
+        if self.driver is not None:
+            self.driver.retry_now()
 
     def stop_reply(self) -> None:
         if self.driver is None:

@@ -95,7 +95,8 @@ class HistoryRecorder(QObject):
         kind = backend.kind if backend is not None else "custom"
         return kind, "offline engine" if kind == "offline" else str(self.controller.settings.get("model"))
 
-    def _on_cost(self, cost: float, _detail: str) -> None:
+    def _on_cost(self, _meter: str, _detail: str, cost: float | None) -> None:
+        cost = cost or 0.0  # an unpriced server: the history keeps tokens (usage) and no dollars
         driver = self.controller.driver
         if driver is not self._driver:  # a new server session counts from zero: bank the last one's figures
             self._bank()

@@ -15,4 +15,5 @@ class Options:
     input_device: str | None = None
     output_device: str | None = None
     verbose: bool = False
+    global_hotkey: bool = False  # --global-hotkey: the global hold key on for this run
     mcp_config: str | None = None  # an mcp.json to use instead of the one in Parley's config folder

@@ -102,6 +102,13 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "nothing is written; History → Delete all removes what was kept).", label="Keep a history"),
     Setting("start_with", str, "new", "When Parley starts: a new conversation, or continue the last one (its text "
             "is replayed to the model).", choices=("new", "continue"), label="On start"),
+    Setting("close_to_tray", bool, True, "Closing the window keeps Parley running in the system tray (when the "
+            "desktop has one); quit from the tray menu."),
+    Setting("start_hidden", bool, False, "Start hidden in the system tray (when the desktop has one)."),
+    Setting("tray_notice_shown", bool, False, "The one-time notice that closing hides Parley to the tray was "
+            "shown."),
+    Setting("start_at_login", bool, False, "Start Parley when you log in to this computer."),
+    Setting("earcons", bool, False, "Play a short sound when Parley starts and stops listening."),
 )
 
 _BY_KEY = {s.key: s for s in SETTINGS}

@@ -34,6 +34,7 @@ from desktop.tools.approvals import (
     tool_key,
 )
 from desktop.tools.builtin import default_registry
+from desktop.tools.mcp.config import config_path
 from desktop.tools.registry import Tool, ToolRegistry
 from desktop.tools.validation import InvalidArguments
 
@@ -79,7 +80,7 @@ class ToolsService(QObject):
     call_finished = Signal(str, str, str, object)  # call_id, name, arguments, output (for the transcript)
 
     def __init__(self, config_dir: Path, *, registry: ToolRegistry | None = None,
-                 approval_timeout_s: float = APPROVAL_TIMEOUT_S, mcp_config: Path | None = None,
+                 approval_timeout_s: float = APPROVAL_TIMEOUT_S, mcp_config: str | Path | None = None,
                  secret_lookup: Callable[[str], str | None] | None = None, call_timeout_s: float = 30.0,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,7 +88,7 @@ class ToolsService(QObject):
         self.store = JsonPolicyStore(config_dir / "tools.json")
         self.policies = ToolPolicies()
         self.gate = ApprovalGate(self.policies, self._ask, timeout_s=approval_timeout_s, on_change=self._persist)
-        self.mcp_config = mcp_config if mcp_config is not None else config_dir / "mcp.json"
+        self.mcp_config = config_path(config_dir, mcp_config)  # --mcp-config replaces mcp.json in config_dir
         self.host: McpHost | None = None
         self._secret_lookup = secret_lookup
         self._call_timeout_s = call_timeout_s
@@ -98,6 +99,7 @@ class ToolsService(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._saves: set[asyncio.Task[Any]] = set()
         self._save_lock = asyncio.Lock()
+        self._mcp_lock = asyncio.Lock()
         self._unlisten = [self.registry.add_listener(self._registry_changed)]
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -136,7 +138,13 @@ class ToolsService(QObject):
 
     async def _start_mcp(self) -> None:
         """Reads mcp.json and imports the SDK in worker threads (the GUI thread never waits for either), then
-        starts every server in the background."""
+        starts every server in the background. Under the lock: a Reload pressed meanwhile waits, never makes a
+        second host."""
+        async with self._mcp_lock:
+            if self.host is None:
+                await self._open_host()
+
+    async def _open_host(self) -> None:
         from desktop.tools.mcp.keyring_secrets import keyring_lookup
         from desktop.tools.mcp.launch import open_host
 
@@ -156,10 +164,11 @@ class ToolsService(QObject):
     async def _reload(self) -> None:
         from desktop.tools.mcp.launch import read_config
 
-        if self.host is None:
-            await self._start_mcp()
-            return
-        await self.host.reload(await read_config(self.mcp_config))
+        async with self._mcp_lock:  # one start or reload at a time, in the order asked
+            if self.host is None:
+                await self._open_host()
+                return
+            await self.host.reload(await read_config(self.mcp_config))
         self.catalogue_changed.emit()
 
     # ------------------------------------------------------------------------------------------ for the session
@@ -240,8 +249,9 @@ class ToolsService(QObject):
         rows = [SourceRow(BUILTIN, "Built-in", "ready", _count(len(builtins)), "", self._rows(builtins))]
         for status in self.host.statuses() if self.host is not None else []:
             tools = by_source.pop(status.name, [])
-            detail = _count(status.tool_count) if status.state == "ready" else status.reason
-            rows.append(SourceRow(status.name, status.name, status.state, detail, "\n".join(status.stderr_tail),
+            ready = status.state == "ready"  # a working server's stderr chatter is noise; a failing one's, the why
+            rows.append(SourceRow(status.name, status.name, status.state, _count(status.tool_count) if ready
+                                  else status.reason, "" if ready else "\n".join(status.stderr_tail),
                                   self._rows(tools)))
         rows += [SourceRow(name, name, "ready", _count(len(tools)), "", self._rows(tools))
                  for name, tools in by_source.items()]

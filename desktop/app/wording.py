@@ -13,6 +13,7 @@ ERROR_ADVICE: dict[type[e.RealtimeError], str] = {
     e.AuthError: "Check the API key in Settings → Connection.",
     e.NotFoundError: "Check the endpoint URL and model in Settings → Connection.",
     e.InsecureUrlError: "Use a wss:// URL (plain ws:// only to this computer).",
+    e.BadRequestError: "Check the model and endpoint in Settings → Connection.",
     e.RateLimitedError: "Wait a moment and try again, or check your plan's limits.",
     e.ConnectFailedError: "Check the network connection; Parley retries on its own.",
     e.ConnectionClosedError: "Parley reconnects on its own; if it keeps failing, check the network.",
@@ -21,7 +22,8 @@ ERROR_ADVICE: dict[type[e.RealtimeError], str] = {
 
 def error_advice(err: e.RealtimeError) -> str:
     """What to do about a connection or server error (the message itself is str(err))."""
-    return ERROR_ADVICE.get(type(err), "Parley keeps running; see the log for details.")
+    return next((text for kind, text in ERROR_ADVICE.items() if isinstance(err, kind)),
+                "Parley keeps running; see the log for details.")
 
 
 def usage_text(totals: UsageTotals) -> str:

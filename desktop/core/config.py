@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from desktop.core.errors import InsecureUrlError
 
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
+OPENAI_LIVE_URL = "wss://api.openai.com/v1/live/sessions"
 DEFAULT_MODEL = "gpt-realtime"
 SAMPLE_RATE = 24_000  # audio/pcm: 16-bit little-endian mono at 24 kHz, both directions
 PCM_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": SAMPLE_RATE}
@@ -100,18 +101,29 @@ class ConnectionConfig:
     model: str = DEFAULT_MODEL
     url: str | None = None
     auth_style: AuthStyle = AuthStyle.BEARER
+    protocol: str = "realtime"  # or "live": GPT-Live, whose URL names no model (session.start does)
     open_timeout_s: float = 10.0
-    ping_interval_s: float = 20.0
-    ping_timeout_s: float = 20.0
+    ping_interval_s: float = 2.0  # a link quiet this long is pinged ...
+    ping_timeout_s: float = 3.0  # ... and dropped when neither the pong nor any data comes back in this time
+    close_timeout_s: float = 2.0
     send_queue_size: int = 1000
 
     def resolved_url(self) -> str:
         """The URL with the model added when the override names neither a model nor an Azure deployment."""
+        if self.protocol == "live":
+            url = self.url or OPENAI_LIVE_URL
+            check_url_security(url)
+            return url
         url = self.url or OPENAI_REALTIME_URL
         if "model=" not in url and "deployment=" not in url:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode({'model': self.model})}"
         check_url_security(url)
         return url
+
+    def endpoint(self) -> tuple[str, int]:
+        """Host and TCP port of the server, for the reachability probe."""
+        parts = urlsplit(self.url or OPENAI_REALTIME_URL)
+        return parts.hostname or "localhost", parts.port or (443 if parts.scheme == "wss" else 80)
 
     def headers(self) -> dict[str, str]:
         """Auth headers only. Never `OpenAI-Beta`: the beta shape is off and answered with close 4000."""

@@ -9,6 +9,7 @@ from typing import Any
 from desktop.core.conversation import TranscriptEntry
 from desktop.core.errors import RealtimeError
 from desktop.core.events import RateLimit
+from desktop.core.link import LinkStatus
 from desktop.core.state import TurnState
 from desktop.core.usage import UsageTotals
 
@@ -49,8 +50,12 @@ class TranscriptChanged:
 
 @dataclass(frozen=True)
 class UsageChanged:
+    """`cost_usd` is None when the backend's price is unknown; `meter` and `detail` are the meter's text."""
+
     totals: UsageTotals
-    cost_usd: float
+    cost_usd: float | None
+    meter: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,20 @@ class RateLimitsChanged:
     rate_limits: tuple[RateLimit, ...]
 
 
+@dataclass(frozen=True)
+class LinkChanged:
+    """The link went up or down, or the next reconnect attempt was scheduled (for a countdown)."""
+
+    status: LinkStatus
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A sentence for the transcript that is not an error: a message queued while offline, then sent."""
+
+    text: str
+
+
 Effect = (
     StateChanged
     | PlayAudio
@@ -99,4 +118,6 @@ Effect = (
     | FunctionCallsAbandoned
     | SessionConfigured
     | RateLimitsChanged
+    | LinkChanged
+    | Notice
 )

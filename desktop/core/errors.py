@@ -26,6 +26,11 @@ class ConnectFailedError(RealtimeError):
 
     retryable = True
 
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        #: The server could not be reached at all (refused, no route, DNS): a TCP probe notices its return.
+        self.unreachable = unreachable
+
 
 class HandshakeError(RealtimeError):
     """The server answered the WebSocket upgrade with an HTTP status instead of 101."""
@@ -43,10 +48,24 @@ class NotFoundError(HandshakeError):
     """HTTP 404: wrong URL, wrong model or wrong Azure deployment name."""
 
 
+class BadRequestError(HandshakeError):
+    """HTTP 400 (e.g. an unknown model): the server's reason is in the message. Retrying cannot help."""
+
+
+class ServerUnavailableError(HandshakeError):
+    """HTTP 5xx at the handshake: the server is overloaded or down for a moment."""
+
+    retryable = True
+
+
 class RateLimitedError(HandshakeError):
     """HTTP 429 at the handshake: quota or concurrent-session limit."""
 
     retryable = True
+
+    def __init__(self, status: int, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(status, message)
+        self.retry_after_s = retry_after_s
 
 
 class ConnectionClosedError(RealtimeError):
@@ -58,6 +77,15 @@ class ConnectionClosedError(RealtimeError):
         super().__init__(f"connection closed by server (code {code}){': ' + reason if reason else ''}")
         self.code = code
         self.reason = reason
+
+
+class ConnectionDroppedError(ConnectionClosedError):
+    """The link died without a closing handshake: the network went away, the server crashed or stopped answering."""
+
+    def __init__(self, message: str) -> None:
+        RealtimeError.__init__(self, message)
+        self.code = None
+        self.reason = message
 
 
 class SessionExpiredError(ConnectionClosedError):

@@ -29,6 +29,7 @@ from desktop.core.effects import (
     ErrorRaised,
     FunctionCallRequested,
     FunctionCallsAbandoned,
+    Notice,
     PlayAudio,
     RateLimitsChanged,
     SessionConfigured,
@@ -38,9 +39,10 @@ from desktop.core.effects import (
     UsageChanged,
 )
 from desktop.core.errors import RealtimeError, ServerError, ServerErrorInfo, SessionUpdateError
+from desktop.core.models import Pricing, list_prices
 from desktop.core.replay import replay_events
 from desktop.core.state import TurnState
-from desktop.core.usage import UsageTotals
+from desktop.core.usage import UsageTotals, meter_text
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,10 @@ class Session:
         stop_playback: StopPlaybackNow | None = None,
         clock: Callable[[], float] = time.monotonic,
         update_timeout_s: float = 5.0,
+        pricing: Pricing = list_prices,
     ) -> None:
         self._config = config
+        self._pricing = pricing
         self._played_samples = played_samples
         self._stop_playback = stop_playback
         self._clock = clock
@@ -98,6 +102,8 @@ class Session:
         self.effective_session: dict[str, Any] = {}
         self._sent_types: OrderedDict[str, str] = OrderedDict()  # event_id -> type, to name an error's cause
         self._pending_update: tuple[str, float] | None = None  # (event_id, deadline)
+        self.queued_texts: list[str] = []  # typed while offline, sent on the next connection
+        self._unconfirmed: list[str] = []  # typed texts sent but not yet echoed by the server as an item
         self._reset_server_state()
 
     def _reset_server_state(self) -> None:
@@ -157,14 +163,24 @@ class Session:
 
     # ------------------------------------------------------------------------------------------ connection
 
-    def connection_opened(self) -> None:
-        """A socket is up (first time or after a reconnect): configure it and replay the text history."""
+    def connection_opened(self, *, quiet: bool = False) -> None:
+        """A socket is up (first time or after a reconnect): configure it and replay the text history, then send
+        what was typed while offline. `quiet`: a session recycled between turns, the window shows no change."""
         self._reset_server_state()
         self._connected = self._ever_connected = True
-        self._set_state(TurnState.CONNECTING)
+        if not quiet:
+            self._set_state(TurnState.CONNECTING)
         self._send_config()
         for event in replay_events(self.conversation.entries()):  # empty on a first connection unless seeded
             self._send(event)
+        if self.queued_texts:
+            queued, self.queued_texts = self.queued_texts, []
+            for text in queued:
+                self._send(ev.user_text(text))
+                self._unconfirmed.append(text)
+            self._send(ev.response_create())
+            self._set_state(TurnState.THINKING)
+            self._effects.append(Notice(f"Connected: sent {_messages(len(queued))} typed while offline."))
 
     def seed(self, entries: Sequence[TranscriptEntry]) -> None:
         """Continues an earlier conversation: its text joins this one and goes to the server (now if connected,
@@ -177,16 +193,50 @@ class Session:
                 self._send(event)
 
     def connection_lost(self, error: RealtimeError | None, *, reconnecting: bool) -> None:
-        self._connected = False
-        if self._current_audio is not None:
-            self._effects.append(StopPlayback(self._current_audio))
+        was_connected, self._connected = self._connected, False
+        self._pressed = False
+        self._cut_off_playing_answer()
         if error is not None:
             self._error(error)
+        if self._unconfirmed:  # sent into a link that died before the server confirmed it: send it again
+            self.queued_texts[:0], self._unconfirmed = self._unconfirmed, []
+            self._effects.append(Notice(f"The link dropped before {_messages(len(self.queued_texts))} reached "
+                                        "the server: it will be sent again when the link is back."))
+        if was_connected and self._config.hands_free:
+            self._effects.append(Notice("The connection is down: what you say until it is back is not heard."))
         self._set_state(TurnState.RECONNECTING if reconnecting else TurnState.ERROR)
+
+    def _cut_off_playing_answer(self) -> None:
+        """The link died mid-answer: playback stops, and the transcript (and so the replay into the next
+        session) keeps only what was heard, as after a barge-in."""
+        item = self._audio.get(self._current_audio or "")
+        if item is None:
+            return
+        if not self._still_playing(item):
+            self._effects.append(StopPlayback(item.item_id))
+            return
+        played = self._stop_playback(item.item_id) if self._stop_playback is not None else self._played(item)
+        item.interrupted = True
+        self._effects.append(StopPlayback(item.item_id))
+        entry = self.conversation.get(item.item_id)
+        if entry is not None and item.received:
+            fraction = min(max(played, 0), item.received) / item.received
+            self._transcript(replace(entry, interrupted=True, heard_fraction=fraction))
+
+    def between_turns(self) -> bool:
+        """Connected and quiet: nobody talking, no answer coming or playing, no tool call waiting."""
+        return (
+            self._connected
+            and self._state is TurnState.IDLE
+            and not self._pressed
+            and not self._busy()
+            and not any(r.calls and not r.continued for r in self._responses.values())
+        )
 
     def connection_failed(self, error: RealtimeError) -> None:
         """Gave up: the app must ask the user (bad key, bad URL) before anything else is tried."""
         self._connected = False
+        self._pressed = False
         self._error(error)
         self._set_state(TurnState.ERROR)
 
@@ -223,6 +273,7 @@ class Session:
     def press(self) -> bool:
         """Push-to-talk pressed: cut the assistant off if needed, start a fresh input buffer."""
         if not self._connected:
+            self._effects.append(Notice("Not connected: what you say now is not sent. Typed messages wait."))
             return False
         self._interrupt_if_busy()
         self._abandon_tool_followups()
@@ -261,11 +312,18 @@ class Session:
         return True
 
     def send_text(self, text: str) -> None:
-        if not self._connected or not text.strip():
+        if not text.strip():
+            return
+        if not self._connected:
+            self.queued_texts.append(text)
+            self._effects.append(
+                Notice(f"Not connected: {_messages(len(self.queued_texts))} will be sent when the link is back.")
+            )
             return
         self._interrupt_if_busy()
         self._abandon_tool_followups()
         self._send(ev.user_text(text))
+        self._unconfirmed.append(text)
         self._send(ev.response_create())
         self._set_state(TurnState.THINKING)
 
@@ -516,6 +574,8 @@ class Session:
         if item.type != "message" or item.role not in ("user", "assistant"):
             return
         known = item.id in self.conversation
+        if item.role == "user" and item.text in self._unconfirmed:
+            self._unconfirmed.remove(item.text)
         entry = self.conversation.add(item.id, item.role, previous)
         if item.text and not entry.text and item.role == "user":
             self._transcript(replace(entry, text=item.text, done=True))
@@ -555,7 +615,10 @@ class Session:
             self._active_response = None
         if done.usage is not None:
             self.usage = self.usage.add(done.usage)
-            self._effects.append(UsageChanged(self.usage, self.usage.cost_usd(self._config.model)))
+            prices = self._pricing(self._config.model)
+            self._effects.append(
+                UsageChanged(self.usage, self.usage.cost_usd(prices), *meter_text(self.usage, prices))
+            )
         if done.status in ("failed", "incomplete"):
             log.info("response %s ended %s: %s", done.response_id, done.status, done.status_details)
         waiting_for_tools = bool(response.calls) and not response.continued
@@ -598,3 +661,7 @@ class Session:
                 unanswered += [call_id for call_id in response.calls if call_id not in response.answered]
         if unanswered:
             self._effects.append(FunctionCallsAbandoned(tuple(unanswered)))
+
+
+def _messages(count: int) -> str:
+    return "your message" if count == 1 else f"{count} messages"

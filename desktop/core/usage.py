@@ -1,7 +1,8 @@
 """Token totals and their cost, from `response.done` usage.
 
 Audio tokens cost many times text tokens and every turn re-reads the growing context, so the app shows a
-running cost. Prices live in ONE table below.
+running cost. Prices live in ONE table: desktop.core.models. A backend whose price is unknown shows tokens,
+never made-up dollars; the offline engine shows that it is free.
 """
 
 from __future__ import annotations
@@ -9,35 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from desktop.core.events import Usage
+from desktop.core.models import FREE, TokenPrices, list_prices
+
+Prices = TokenPrices  # the name this module used before the catalogue
 
 
-@dataclass(frozen=True)
-class Prices:
-    """US dollars per million tokens."""
-
-    text_in: float
-    cached_text_in: float
-    audio_in: float
-    cached_audio_in: float
-    text_out: float
-    audio_out: float
-
-
-# LIST PRICES TO CHECK against https://openai.com/api/pricing before relying on them (gpt-realtime GA).
-PRICES: dict[str, Prices] = {
-    "gpt-realtime": Prices(
-        text_in=4.0, cached_text_in=0.40, audio_in=32.0, cached_audio_in=0.40, text_out=16.0, audio_out=64.0
-    ),
-}
-DEFAULT_PRICED_MODEL = "gpt-realtime"
-
-
-def prices_for(model: str) -> Prices:
-    """Exact name, then the longest table key the name starts with (dated snapshots), then the default."""
-    if model in PRICES:
-        return PRICES[model]
-    matches = [key for key in PRICES if model.startswith(key)]
-    return PRICES[max(matches, key=len)] if matches else PRICES[DEFAULT_PRICED_MODEL]
+def prices_for(model: str) -> TokenPrices | None:
+    """OpenAI's list prices for a model (or a dated snapshot of it); None when not known."""
+    return list_prices(model)
 
 
 @dataclass(frozen=True)
@@ -59,11 +39,16 @@ class UsageTotals:
             ),
         )
 
-    def cost_usd(self, model: str) -> float:
-        return cost_usd(self.usage, prices_for(model))
+    @property
+    def tokens(self) -> int:
+        u = self.usage
+        return u.input_text + u.input_audio + u.output_text + u.output_audio
+
+    def cost_usd(self, prices: TokenPrices | None) -> float | None:
+        return None if prices is None else cost_usd(self.usage, prices)
 
 
-def cost_usd(usage: Usage, prices: Prices) -> float:
+def cost_usd(usage: Usage, prices: TokenPrices) -> float:
     """Cached tokens are part of the input counts, so they are taken out before pricing the rest."""
     uncached_text = max(usage.input_text - usage.cached_text, 0)
     uncached_audio = max(usage.input_audio - usage.cached_audio, 0)
@@ -76,3 +61,17 @@ def cost_usd(usage: Usage, prices: Prices) -> float:
         + usage.output_audio * prices.audio_out
     )
     return total / 1_000_000
+
+
+def meter_text(totals: UsageTotals, prices: TokenPrices | None) -> tuple[str, str]:
+    """What the cost meter shows, and its tooltip: dollars at list price, 'Free', or tokens when unpriced."""
+    u = totals.usage
+    tokens = (f"Tokens in: {u.input_audio} audio, {u.input_text} text ({u.cached_audio + u.cached_text} cached); "
+              f"out: {u.output_audio} audio, {u.output_text} text.")
+    replies = f"{totals.responses} repl{'y' if totals.responses == 1 else 'ies'}"
+    if prices == FREE:
+        return "Free", f"The offline engine runs on this computer and costs nothing. {replies}. {tokens}"
+    if prices is None:
+        return (f"{totals.tokens:,} tokens",
+                f"This server's price is not known, so Parley counts tokens instead of dollars. {replies}. {tokens}")
+    return f"${cost_usd(u, prices):.3f}", f"Session cost at list prices over {replies}. {tokens}"

@@ -30,8 +30,7 @@ _ALIASES = {
     "backspace": "backspace", "menu": "menu", "pause": "pause", "space": "space", "tab": "tab",
 }
 
-WAYLAND_REASON = ("Wayland session: global hotkeys need the XDG GlobalShortcuts portal, which Parley does "
-                  "not use yet; hold the key in Parley's window instead")
+WAYLAND_REASON = "Wayland session: an X11 key listener cannot hear keys pressed in other apps here"
 MACOS_NOTE = ("macOS: allow Parley under System Settings › Privacy & Security › Input Monitoring (and "
               "Accessibility); without it the key is silently ignored")
 

@@ -382,9 +382,9 @@ class HistoryControls(QObject):
 
     def _started(self) -> None:
         self.window.transcript.clear()
-        self.window.show_cost(0.0, "A new conversation.")
+        self.window.show_cost("", "A new conversation.")
 
     def _continued(self, record: ConversationRecord) -> None:
         show_record(self.window.transcript, record)
         self.window.transcript.add_notice("Continued from the history: the model has heard the text above.")
-        self.window.show_cost(0.0, f"A new session; this conversation cost ${record.summary.cost:.3f} before.")
+        self.window.show_cost("", f"A new session; this conversation cost ${record.summary.cost:.3f} before.")

@@ -3,6 +3,8 @@ the user does (hold Talk, Stop, switch mode, type) and draws what the controller
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
@@ -22,8 +24,10 @@ from PySide6.QtWidgets import (
 
 from desktop.app.controller import Controller
 from desktop.ui.approval_card import ApprovalTray
-from desktop.ui.global_hotkey import GlobalHotkey
+from desktop.ui.desktop_shell import DesktopShell
+from desktop.ui.global_talk import GlobalTalkKey
 from desktop.ui.hold_key import HoldKey, should_handle
+from desktop.ui.link_bar import LinkBar
 from desktop.ui.settings_dialog import ConnectionPage, SettingsDialog
 from desktop.ui.timers_panel import TimersPanel
 from desktop.ui.transcript_view import TranscriptView
@@ -62,6 +66,7 @@ QLineEdit, QComboBox { background: #1f2430; color: #e6e9ef; border: 1px solid #3
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    new_conversation_requested = Signal()  # the tray's "New conversation"; the history feature handles it
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -88,6 +93,8 @@ class MainWindow(QMainWindow):
         status.addWidget(self.cost_label)
         status.addWidget(self.settings_button)
         layout.addLayout(status)
+        self.link_bar = LinkBar(central)
+        layout.addWidget(self.link_bar)
 
         self.banner = QFrame(central)
         self.banner.setObjectName("banner")
@@ -136,9 +143,12 @@ class MainWindow(QMainWindow):
         layout.addLayout(controls)
         self.setCentralWidget(central)
 
+        self.shell = DesktopShell(self, controller)
+        self.shell.new_conversation_requested.connect(self.new_conversation_requested)
+        mic = self.shell.mute  # every talk press goes through it: muting covers them all
         self.hold_key = HoldKey(controller.settings.get("hotkey"), self)
-        self.hold_key.pressed.connect(controller.press_talk)
-        self.hold_key.released.connect(controller.release_talk)
+        self.hold_key.pressed.connect(mic.press)
+        self.hold_key.released.connect(mic.release)
         self.talk_button.pressed.connect(self._talk_pressed)
         self.talk_button.released.connect(self._talk_released)
         self.stop_button.clicked.connect(controller.stop_reply)
@@ -146,10 +156,16 @@ class MainWindow(QMainWindow):
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.settings_dialog: SettingsDialog | None = None
         self.endpoint: tuple[str, str] | None = None  # where the app talks, in words, and the URL
-        self.global_hotkey: GlobalHotkey | None = None
+        self.global_talk = GlobalTalkKey(parent=self)
+        self.global_talk.pressed.connect(mic.press)
+        self.global_talk.released.connect(mic.release)
+        self.global_talk.problem.connect(self.show_error)
+        self.global_talk.status_changed.connect(self._global_status_changed)
         self._wire(controller)
         self._select_mode(controller.turn_mode())
         self._apply_hotkeys()
+        if controller.settings.get("start_at_login"):
+            _spawn(controller, self.shell.sync_autostart())
         self._watch_keys(self)
 
     def _wire(self, c: Controller) -> None:
@@ -163,11 +179,15 @@ class MainWindow(QMainWindow):
         c.timers.alerted.connect(lambda title, body: self.transcript.add_notice(f"{title}: {body}"))
         tools, note = c.tools, self.transcript.set_tool_note
         tools.approval_requested.connect(self.approvals.show_request)
+        tools.approval_requested.connect(self.shell.approval_while_hidden)
+        c.timers.notify = self.shell.notifier.notify
         tools.approval_requested.connect(lambda request: note(request.call_id, "waiting for your approval"))
         tools.approval_finished.connect(self.approvals.close_request)
         tools.approval_finished.connect(lambda call_id, _outcome: note(call_id))
         self.approvals.answered.connect(tools.answer)
         c.cost_changed.connect(self.show_cost)
+        c.link_changed.connect(self.link_bar.show_status)
+        self.link_bar.retry.connect(c.retry_now)
         c.error.connect(self.show_error)
         c.mic_samples.connect(self.waveform.push_mic)
         c.assistant_samples.connect(self.waveform.push_assistant)
@@ -198,8 +218,8 @@ class MainWindow(QMainWindow):
         self.talk_button.style().unpolish(self.talk_button)
         self.talk_button.style().polish(self.talk_button)
 
-    def show_cost(self, dollars: float, detail: str) -> None:
-        self.cost_label.setText(f"${dollars:.3f}")
+    def show_cost(self, meter: str, detail: str, _cost_usd: float | None = None) -> None:
+        self.cost_label.setText(meter)
         self.cost_label.setToolTip(detail)
 
     def show_error(self, message: str, advice: str) -> None:
@@ -215,6 +235,7 @@ class MainWindow(QMainWindow):
         from desktop.ui.history_view import HistoryControls
 
         self.history = HistoryControls(self, recorder)
+        self.new_conversation_requested.connect(self.history.new_conversation)
 
     # --- settings
 
@@ -225,9 +246,10 @@ class MainWindow(QMainWindow):
             return self.settings_dialog
         c = self.controller
         dialog = SettingsDialog(c.settings, c.keys, list_devices=_device_names, rescan=c.rescan_audio,
-                                global_status=GlobalHotkey.availability, tools=c.tools, parent=self)
+                                global_status=self.global_talk.status, tools=c.tools, parent=self)
         if self.endpoint is not None:
             dialog.page(ConnectionPage).show_endpoint(*self.endpoint)
+        _spawn(c, self.global_talk.probe())
         dialog.accepted.connect(self._settings_saved)
         dialog.finished.connect(self._settings_closed)
         self.settings_dialog = dialog
@@ -236,6 +258,7 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self) -> None:
         self._apply_hotkeys()
+        _spawn(self.controller, self.shell.sync_autostart())
         self.controller.spawn(self.controller.apply_settings())
 
     def _settings_closed(self) -> None:
@@ -246,27 +269,21 @@ class MainWindow(QMainWindow):
     def _apply_hotkeys(self) -> None:
         settings = self.controller.settings
         self.hold_key.set_key(settings.get("hotkey"))
-        if self.global_hotkey is not None:
-            self.global_hotkey.stop()
-        if not settings.get("global_hotkey_enabled"):
-            return
-        if self.global_hotkey is None:
-            self.global_hotkey = GlobalHotkey(self)
-            self.global_hotkey.pressed.connect(self.controller.press_talk)
-            self.global_hotkey.released.connect(self.controller.release_talk)
-            self.global_hotkey.failed.connect(lambda reason: self.show_error("Global hotkey stopped", reason))
-        try:
-            self.global_hotkey.start(settings.get("global_hotkey"))
-        except (RuntimeError, ValueError) as exc:
-            self.show_error("Global hotkey unavailable", str(exc))
+        wanted = bool(settings.get("global_hotkey_enabled") or self.controller.options.global_hotkey)
+        if wanted or self.global_talk.mechanism != "off":
+            _spawn(self.controller, self.global_talk.apply(wanted, settings.get("global_hotkey")))
+
+    def _global_status_changed(self, usable: bool, text: str) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.show_global_status(usable, text)
 
     # --- view -> controller
 
     def _talk_pressed(self) -> None:
-        self.controller.press_talk()
+        self.shell.mute.press()
 
     def _talk_released(self) -> None:
-        self.controller.release_talk()
+        self.shell.mute.release()
 
     def _send_text(self) -> None:
         text = self.text_input.text().strip()
@@ -317,14 +334,28 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.global_hotkey is not None:
-            self.global_hotkey.stop()
+        if self.shell.close_requested():  # hidden to the tray, still running
+            event.ignore()
+            return
+        self.shell.stop()
+        self.global_talk.stop()
         self.closed.emit()
         super().closeEvent(event)
 
 
 def _escape(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _spawn(controller: Controller, job: Coroutine[Any, Any, Any]) -> None:
+    """Runs an async job on the controller when a loop runs (a window built outside one, as in some tests and
+    screenshots, just skips it)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        job.close()
+        return
+    controller.spawn(job)
 
 
 def _device_names(kind: str) -> list[str]:

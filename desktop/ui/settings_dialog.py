@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.app.secrets import ENV_VAR, KeyStore, KeyStoreUnavailable, backend_name
 from desktop.app.settings import SettingsStore, setting
+from desktop.ui.model_picker import ModelPicker
 from desktop.ui.options_page import OptionsPage, read_field, write_field
 
 if TYPE_CHECKING:
@@ -45,6 +46,12 @@ class ConnectionPage(OptionsPage):
         self.endpoint.setWordWrap(True)
         self.endpoint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.form.insertRow(0, "In use", self.endpoint)
+        old, self.fields["model"] = self.fields["model"], (picker := ModelPicker(self))
+        self.form.replaceWidget(old, picker)
+        old.hide()
+        old.deleteLater()
+        model_row = 1 + self.keys.index("model")  # the fields follow the "In use" row
+        self.form.insertRow(model_row + 1, "", picker.price)
         self.key_store = keys
         self.key_edit = QLineEdit(self)
         self.key_edit.setObjectName("api_key")
@@ -174,15 +181,22 @@ class HotkeysPage(OptionsPage):
 
     def __init__(self, global_status: Callable[[], tuple[bool, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        available, reason = global_status()
         self.global_status = QLabel(self)
         self.global_status.setObjectName("global_hotkey_status")
         self.global_status.setWordWrap(True)
-        self.global_status.setText("Global hotkey available." if available
-                                   else f"Global hotkey unavailable: {reason}")
-        if not available:
-            self.fields["global_hotkey_enabled"].setEnabled(False)
         self.form.addRow("", self.global_status)
+        self.show_status(*global_status())
+
+    def show_status(self, available: bool, reason: str) -> None:
+        """Which mechanism carries the global key, or why none can; with none the option cannot be turned on."""
+        self.global_status.setText(f"Global hotkey: {reason}" if available
+                                   else f"Global hotkey unavailable: {reason}")
+        self.fields["global_hotkey_enabled"].setEnabled(available)
+
+
+class DesktopPage(OptionsPage):
+    title = "Desktop"
+    keys = ("close_to_tray", "start_hidden", "start_at_login", "earcons")
 
 
 class HistoryPage(OptionsPage):
@@ -199,7 +213,7 @@ class SettingsDialog(QDialog):
         self.store = store
         self.pages: list[OptionsPage] = [ConnectionPage(keys), VoicePage(), TurnsPage(),
                                          AudioPage(list_devices, rescan), HotkeysPage(global_status),
-                                         HistoryPage()]
+                                         HistoryPage(), DesktopPage()]
         if tools is not None:
             from desktop.ui.tools_page import ToolsPage
 
@@ -220,6 +234,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
         self.resize(560, 480)
+
+    def show_global_status(self, available: bool, text: str) -> None:
+        self.page(HotkeysPage).show_status(available, text)
 
     def page(self, kind: type[Page]) -> Page:
         return next(p for p in self.pages if isinstance(p, kind))

@@ -13,7 +13,7 @@ from desktop.cli import build_parser, main
 from tests.support.secret_service import SecretServiceEnv
 
 FLAGS = ("--version", "--self-test", "--url", "--hands-free", "--list-devices", "--input-device",
-         "--output-device", "--mcp-config")
+         "--output-device", "--mcp-config", "--global-hotkey")
 
 
 def test_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,6 +39,11 @@ def test_url_flag_parsed() -> None:
 def test_mcp_config_flag_parsed() -> None:
     assert build_parser().parse_args(["--mcp-config", "/tmp/servers.json"]).mcp_config == "/tmp/servers.json"
     assert build_parser().parse_args([]).mcp_config is None
+
+
+def test_global_hotkey_flag_is_for_this_run_only() -> None:
+    assert build_parser().parse_args(["--global-hotkey"]).global_hotkey is True
+    assert build_parser().parse_args([]).global_hotkey is False
 
 
 def _run_self_test(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

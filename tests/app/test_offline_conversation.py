@@ -40,6 +40,7 @@ def test_hold_to_talk_gets_a_spoken_answer_offline(qloop: asyncio.Runner, pulse:
             app.controller.release_talk()
             await until(lambda: app.controller.turn_state == "speaking", within=20, what="the engine answering")
             await until(lambda: app.controller.turn_state == "idle", within=30, what="the answer played")
+            await until(lambda: app.window.cost_label.text() == "Free", what="the meter: the engine costs nothing")
             recorded = await asyncio.to_thread(speaker.stop)
         finally:
             await stop_app(app)

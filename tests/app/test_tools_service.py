@@ -1,7 +1,8 @@
 """The tools service between the session and the tools, end to end: the controller (no audio) connected to the
 loopback Realtime server, which issues the function calls and checks every client event against the official
 models. Approvals are answered here through the service's API; tests/ui/test_approval_card.py answers them
-through the window."""
+through the window. The tools here are local functions (the service treats every source alike);
+tests/app/test_tools_service_mcp.py runs the same paths with real MCP servers configured in mcp.json."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def outputs(server: RealtimeTestServer) -> list[dict[str, Any]]:
 
 def offered(server: RealtimeTestServer) -> list[str]:
     updates = [e for e in server.received if e["type"] == "session.update"]
-    return [tool["name"] for tool in updates[-1]["session"].get("tools", [])]
+    return [tool["name"] for tool in updates[-1]["session"].get("tools", [])] if updates else []
 
 
 def test_two_calls_in_one_response_answered_then_one_response_create(
@@ -154,7 +155,9 @@ def test_unknown_tool_and_denied_call(with_controller: Callable[[Scenario], None
 def test_a_switched_off_tool_leaves_the_session_live_and_is_refused(
         with_controller: Callable[[Scenario], None], realtime_server: RealtimeTestServer) -> None:
     async def scenario(controller: Controller, notes: Notes) -> None:
-        assert {"notes_read", "notes_write", "calculate"} <= set(offered(realtime_server))
+        # "idle" can come before the server thread has recorded the first session.update: wait for it
+        await until(lambda: {"notes_read", "notes_write", "calculate"} <= set(offered(realtime_server)),
+                    what="the tools offered")
         updates = realtime_server.received_types().count("session.update")
         controller.tools.set_enabled("notes/write", False)
         await until(lambda: realtime_server.received_types().count("session.update") == updates + 1,

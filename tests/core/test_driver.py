@@ -311,6 +311,8 @@ def test_close_1001_is_typed_expiry_then_reconnect_replays_text(realtime_server:
         async with Client(realtime_server) as client:
             client.driver.send_text("remember the word banana")
             await realtime_server.async_wait_sent("response.done")
+            await until(lambda: bool(client.of(PlayAudio)))
+            client.played[client.of(PlayAudio)[0].item_id] = 1 << 40  # heard in full (unheard words are not replayed)
             realtime_server.close_connections(1001, "Your session hit the maximum duration of 60 minutes.")
             await until(lambda: any(isinstance(e.error, SessionExpiredError) for e in client.of(ErrorRaised)))
             await until(lambda: realtime_server.received_types().count("session.update") == 2)

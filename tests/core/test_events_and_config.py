@@ -193,8 +193,10 @@ def test_cost_from_one_price_table() -> None:
         output_audio=1_000_000,
     )
     expected = 0.5 * 4 + 0.5 * 0.40 + 0.75 * 32 + 0.25 * 0.40 + 16 + 64
-    assert cost_usd(usage, prices_for("gpt-realtime")) == pytest.approx(expected)
-    assert prices_for("gpt-realtime-2025-08-28") == prices_for("gpt-realtime")
+    prices = prices_for("gpt-realtime")
+    assert prices is not None
+    assert cost_usd(usage, prices) == pytest.approx(expected)
+    assert prices_for("gpt-realtime-2025-08-28") == prices
     totals = UsageTotals().add(usage).add(usage)
     assert totals.responses == 2 and totals.usage.output_audio == 2_000_000
-    assert totals.cost_usd("gpt-realtime") == pytest.approx(2 * expected)
+    assert totals.cost_usd(prices) == pytest.approx(2 * expected)

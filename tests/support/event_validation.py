@@ -96,3 +96,35 @@ def client_event_problems(event: dict[str, Any]) -> list[str]:
 def server_event_problems(event: dict[str, Any]) -> list[str]:
     """Empty when `event` is a valid server event with no undeclared field; else one line per problem."""
     return _problems(event, _server_models(), "server")
+
+
+# ------------------------------------------------------------------------------------------------ GPT-Live
+
+# Appends whose `delegation_id` the API requires even when it is null, though the models give it a default.
+_LIVE_NEEDS_DELEGATION_ID = ("session.instructions.append", "session.thinking.append", "session.commentary.append")
+
+
+@cache
+def _live_client_models() -> dict[str, type[pydantic.BaseModel]]:
+    from openai.types.live import ClientEvent
+
+    return _models_by_type(ClientEvent)
+
+
+@cache
+def _live_server_models() -> dict[str, type[pydantic.BaseModel]]:
+    from openai.types.live import ServerEvent
+
+    return _models_by_type(ServerEvent)
+
+
+def live_client_event_problems(event: dict[str, Any]) -> list[str]:
+    """As client_event_problems, for GPT-Live (`openai.types.live`), plus the required `delegation_id`."""
+    problems = _problems(event, _live_client_models(), "live client")
+    if isinstance(event, dict) and event.get("type") in _LIVE_NEEDS_DELEGATION_ID and "delegation_id" not in event:
+        problems.append(f"{event['type']}: delegation_id is required (null for none)")
+    return problems
+
+
+def live_server_event_problems(event: dict[str, Any]) -> list[str]:
+    return _problems(event, _live_server_models(), "live server")

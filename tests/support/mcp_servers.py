@@ -2,6 +2,11 @@
 
     python tests/support/mcp_servers.py stdio [--marker FILE] [--name NAME]
     python tests/support/mcp_servers.py http  [--marker FILE] [--name NAME] [--port N]
+    python tests/support/mcp_servers.py stdio --demo calendar|files
+
+`--demo` serves a small everyday tool set instead (for the screenshots and the Tools page tests):
+calendar: create_event(title, start, reminder_minutes) asks first, list_events() is read-only;
+files: read_file(path) is read-only, write_file(path, text) asks first. They touch nothing real.
 
 `stdio` serves over stdin/stdout; `http` serves streamable HTTP on 127.0.0.1 at a port the OS picks (or --port)
 and prints `PORT <n>` on stdout once it listens (the test reads it: no guessed free port, no race).
@@ -42,6 +47,22 @@ def stdio_entry(marker: Path | None = None, name: str = "testserver") -> dict[st
     """The mcp.json entry that starts this script as a stdio server."""
     extra = ["--marker", str(marker)] if marker is not None else []
     return {"command": sys.executable, "args": [str(SCRIPT), "stdio", "--name", name, *extra]}
+
+
+def demo_entry(kind: str) -> dict[str, object]:
+    """The mcp.json entry of a demo server (`calendar` or `files`) over stdio."""
+    return {"command": sys.executable, "args": [str(SCRIPT), "stdio", "--name", kind, "--demo", kind]}
+
+
+def failing_entry(stderr_lines: list[str], code: int = 1) -> dict[str, object]:
+    """A stdio "server" that writes the lines to stderr and exits with `code` before speaking MCP."""
+    program = f"import sys; sys.stderr.write({chr(10).join(stderr_lines) + chr(10)!r}); sys.exit({code})"
+    return {"command": sys.executable, "args": ["-c", program]}
+
+
+def hanging_entry() -> dict[str, object]:
+    """A stdio "server" that never answers `initialize`: it stays "starting" (until the host's start timeout)."""
+    return {"command": sys.executable, "args": ["-c", "import time; time.sleep(600)"]}
 
 
 def spawn_http(marker: Path | None = None, name: str = "webserver",
@@ -119,6 +140,27 @@ def build(name: str, marker: Path | None) -> MCPServer:
     return server
 
 
+def build_demo(kind: str) -> MCPServer:
+    server = MCPServer(kind, log_level="WARNING")
+    if kind == "calendar":
+        @server.tool(description="Create an event in the user's calendar.")
+        def create_event(title: str, start: str, reminder_minutes: int = 0) -> str:
+            return "created"
+
+        @server.tool(description="List the user's events.", annotations=READ_ONLY)
+        def list_events() -> list[str]:
+            return []
+    else:
+        @server.tool(description="Read a text file.", annotations=READ_ONLY)
+        def read_file(path: str) -> str:
+            return f"contents of {path}"
+
+        @server.tool(description="Write a text file.")
+        def write_file(path: str, text: str) -> str:
+            return "written"
+    return server
+
+
 async def serve_http(server: MCPServer, port: int) -> None:
     import uvicorn
 
@@ -140,8 +182,9 @@ def main() -> None:
     parser.add_argument("--marker", type=Path)
     parser.add_argument("--name", default="testserver")
     parser.add_argument("--port", type=int, default=0, help="http: the port (default: one the OS picks)")
+    parser.add_argument("--demo", choices=["calendar", "files"], help="serve the demo tools instead")
     args = parser.parse_args()
-    server = build(args.name, args.marker)
+    server = build_demo(args.demo) if args.demo else build(args.name, args.marker)
     if args.marker is not None:
         with args.marker.open("a") as f:
             f.write(f"pid {os.getpid()}\n")

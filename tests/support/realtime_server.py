@@ -138,12 +138,21 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
 
 class RealtimeTestServer:
     def __init__(
-        self, *, key: str = TEST_KEY, user_transcript: str = "Hello there, this is the user."
+        self,
+        *,
+        key: str = TEST_KEY,
+        user_transcript: str = "Hello there, this is the user.",
+        port: int = 0,
+        session_cap_s: float | None = None,
     ) -> None:
         self.key = key
         self.user_transcript = user_transcript
         self.default_script = ResponseScript()
         self.handshake_status: int | None = None  # force an HTTP status at the handshake (e.g. 429)
+        self.handshake_headers: dict[str, str] = {}  # added to a forced status (e.g. Retry-After)
+        self.handshake_body = "Refused by test\n"  # the body of a forced status (e.g. a JSON error for 400)
+        self.session_cap_s = session_cap_s  # like the real server's 60 min: close 1001 after this long
+        self.stalled = False  # set by stall_connections(): nothing is read or sent any more
         self.handshakes: list[dict[str, str]] = []  # request headers, credentials redacted
         self._scripts: list[ResponseScript] = []
         self._received: list[dict[str, Any]] = []
@@ -158,7 +167,7 @@ class RealtimeTestServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
-        self.port = 0
+        self.port = port
 
     # ---------------------------------------------------------------------------------------- thread-safe API
 
@@ -251,6 +260,14 @@ class RealtimeTestServer:
     def close_connections(self, code: int = 1001, reason: str = "") -> concurrent.futures.Future[Any]:
         return self._call(self._close_all(code, reason))
 
+    def abort_connections(self) -> concurrent.futures.Future[Any]:
+        """Drops every connection without a closing handshake, as a lost network or a crashed server does."""
+        return self._call(self._abort_all())
+
+    def stall_connections(self) -> concurrent.futures.Future[Any]:
+        """Open connections stop reading (so pings go unanswered) and sending, with their sockets left open."""
+        return self._call(self._stall_all())
+
     def start(self) -> RealtimeTestServer:
         self._thread = threading.Thread(target=self._thread_main, name="realtime-test-server", daemon=True)
         self._thread.start()
@@ -283,13 +300,16 @@ class RealtimeTestServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         async with serve(
-            self._handle, "127.0.0.1", 0, process_request=self._check_request, max_size=16 * 1024 * 1024
+            self._handle, "127.0.0.1", self.port, process_request=self._check_request, max_size=16 * 1024 * 1024
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
             await self._stop.wait()
             for conn in list(self._conns):
-                await conn.ws.close(1001, "server stopping")
+                if self.stalled:
+                    conn.ws.transport.abort()  # a stalled peer would never finish a closing handshake
+                else:
+                    await conn.ws.close(1001, "server stopping")
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         headers: Headers = request.headers
@@ -306,7 +326,10 @@ class RealtimeTestServer:
         if not (bearer or api_key):
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Incorrect API key provided\n")
         if self.handshake_status is not None:
-            return connection.respond(HTTPStatus(self.handshake_status), "Refused by test\n")
+            response = connection.respond(HTTPStatus(self.handshake_status), self.handshake_body)
+            for name, value in self.handshake_headers.items():
+                response.headers[name] = value
+            return response
         return None
 
     def _new_id(self, prefix: str) -> str:
@@ -317,6 +340,8 @@ class RealtimeTestServer:
         problems = server_event_problems(event)
         with self._cond:
             self._violations.extend(f"server sent {problem}" for problem in problems)
+            if self.stalled:
+                return
             self._sent.append(event)
             self._cond.notify_all()
         with contextlib.suppress(ConnectionClosed):
@@ -351,10 +376,25 @@ class RealtimeTestServer:
         for conn in list(self._conns):
             await conn.ws.close(code, reason)
 
+    async def _abort_all(self) -> None:
+        for conn in list(self._conns):
+            conn.ws.transport.abort()
+
+    async def _stall_all(self) -> None:
+        with self._cond:
+            self.stalled = True
+        for conn in list(self._conns):
+            conn.ws.transport.pause_reading()
+
+    async def _cap(self, conn: _Conn, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        await conn.ws.close(1001, f"Your session hit the maximum duration of {after_s:g} seconds.")
+
     async def _handle(self, ws: ServerConnection) -> None:
         conn = _Conn(ws)
         with self._cond:
             self._conns.append(conn)
+        cap = asyncio.create_task(self._cap(conn, self.session_cap_s)) if self.session_cap_s else None
         try:
             await self._emit(conn, {"type": "session.created", "session": copy.deepcopy(conn.session)})
             async for raw in ws:
@@ -372,6 +412,8 @@ class RealtimeTestServer:
         except ConnectionClosed:
             pass
         finally:
+            if cap is not None:
+                cap.cancel()
             if conn.active is not None:
                 conn.active[2].cancel()
             with self._cond:

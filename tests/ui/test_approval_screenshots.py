@@ -16,7 +16,7 @@ from PySide6.QtGui import QImage
 from tests.support.app_harness import TEST_KEY
 from tests.support.pulse import PulseServer
 from tests.support.realtime_server import RealtimeTestServer
-from tests.ui.approvals_scene import CALL
+from tests.ui.approvals_scene import CALL, NAME
 from tests.ui.test_screenshots import ROOT, distinct_colours
 
 pytestmark = [pytest.mark.slow,
@@ -27,7 +27,7 @@ def test_screenshots_of_an_approval_card_and_the_tools_page(x_display: str, puls
                                                             realtime_server: RealtimeTestServer, tmp_path: Path,
                                                             secret_service: object) -> None:
     out = Path(os.environ.get("PARLEY_SCREENSHOTS") or tmp_path)
-    realtime_server.script_response(function_calls=[("calendar_create_event", CALL)])
+    realtime_server.script_response(function_calls=[(NAME, CALL)])
     realtime_server.script_response(transcript="Done: the dentist is in your calendar at five, and I will remind "
                                                "you at ten to five.")
     env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": x_display, "OPENAI_API_KEY": TEST_KEY}

@@ -40,7 +40,7 @@ def test_key_saved_through_dialog_survives_restart_and_leaks_nowhere(
     page = dialog.page(ConnectionPage)
     assert isinstance(page, ConnectionPage)
     page.key_edit.setText(FAKE_KEY)
-    page.fields["model"].setText("gpt-realtime-mini")  # type: ignore[union-attr]
+    page.fields["model"].setEditText("gpt-realtime-mini")  # type: ignore[union-attr]
     dialog.accept()
     assert dialog.result() == dialog.DialogCode.Accepted
     try:

@@ -1,6 +1,6 @@
-"""Settings → Tools over a real ToolsService: sources with their state, per-tool switches and policies applied on
-OK, redraws when a server changes, Reload. The MCP host is a stand-in (tests/support/mcp_stand_in.py): the real
-host is built on another branch and joins later."""
+"""Settings → Tools over a real ToolsService and real MCP servers (tests/support/mcp_servers.py) configured in
+mcp.json: sources with their state (ready, failed with its stderr tail), the file's problems with their line,
+per-tool switches and policies applied on OK, redraws when a server changes, Reload."""
 
 from __future__ import annotations
 
@@ -17,33 +17,37 @@ from pytestqt.qtbot import QtBot
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
 from desktop.app.tools_service import ToolsService
-from desktop.tools.registry import Tool
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.tools_page import ToolsPage
-from tests.support.mcp_stand_in import StandInHost, Status
+from tests.support.app_harness import until
+from tests.support.mcp_servers import demo_entry, failing_entry
+
+WITHIN = 60.0
 
 
-def files_tools() -> list[Tool]:
-    schema = {"type": "object", "properties": {"path": {"type": "string"}}}
-    return [Tool("files_read", "Read a file", schema, lambda path: "", source="files", title="read", read_only=True),
-            Tool("files_write", "Write a file", schema, lambda path: "", source="files", title="write")]
+def stderr(lines: int) -> list[str]:
+    return [f"line {i}" for i in range(lines)]
 
 
-def stderr(lines: int) -> str:
-    return "\n".join(f"line {i}" for i in range(lines))
+def mcp_json(calendar: dict[str, object]) -> str:
+    """files and calendar servers, then a broken entry on line 5."""
+    return ('{\n  "mcpServers": {\n'
+            f'    "files": {json.dumps(demo_entry("files"))},\n'
+            f'    "calendar": {json.dumps(calendar)},\n'
+            '    "weather": {"env": {}}\n  }\n}\n')
 
 
-def stand_in_host() -> StandInHost:
-    return StandInHost([Status("files", "ready", 2), Status("calendar", "failed", 0, "exited with code 1", stderr(10))],
-                       config_errors=["mcp.json line 7: \"weather\": needs \"command\" or \"url\""])
+def state(service: ToolsService, name: str) -> str:
+    return next((s.state for s in service.catalogue() if s.name == name), "absent")
 
 
 @pytest.fixture
 def service(qloop: asyncio.Runner, tmp_path: Path) -> Iterator[ToolsService]:
+    (tmp_path / "mcp.json").write_text(mcp_json(failing_entry(stderr(10))))
     tools = ToolsService(tmp_path)
-    tools.registry.replace_source("files", files_tools())
     qloop.run(tools.start())
-    tools.attach_host(stand_in_host())  # type: ignore[arg-type]
+    qloop.run(until(lambda: state(tools, "files") == "ready" and state(tools, "calendar") == "failed", within=WITHIN,
+                    what="files ready, calendar failed"))
     yield tools
     qloop.run(tools.aclose())
 
@@ -68,13 +72,16 @@ def test_sources_states_and_tools_are_listed(qtbot: QtBot, tmp_path: Path, servi
     assert len(titles) == 3
     assert "Built-in" in titles[0] and "ready · 2 tools" in titles[0]
     assert "files" in titles[1] and "ready · 2 tools" in titles[1]
-    assert "calendar" in titles[2] and "failed: exited with code 1" in titles[2]
-    assert texts(page, "source_stderr") == [stderr(10).split("\n", 4)[-1]]  # the last six lines
-    assert "line 7" in page.problems.text() and not page.problems.isHidden()
-    assert set(page.switches) == {"builtin/get_current_time", "builtin/calculate", "files/read", "files/write"}
+    assert "calendar" in titles[2] and "failed: " in titles[2]
+    # the failed server's last six stderr lines; not the ready one's ("server files up" is chatter there)
+    assert texts(page, "source_stderr") == ["\n".join(stderr(10)[-6:])]
+    assert "line 5" in page.problems.text() and "'weather'" in page.problems.text()
+    assert not page.problems.isHidden()
+    assert set(page.switches) == {"builtin/get_current_time", "builtin/calculate", "files/read_file",
+                                  "files/write_file"}
     assert all(switch.isChecked() for switch in page.switches.values())
     policies = {key: combo.currentData() for key, combo in page.policies.items()}
-    assert policies["files/read"] == "allow" and policies["files/write"] == "ask"
+    assert policies["files/read_file"] == "allow" and policies["files/write_file"] == "ask"  # readOnlyHint
 
 
 def test_switches_and_policies_apply_on_ok_and_survive_a_redraw(qloop: asyncio.Runner, qtbot: QtBot, tmp_path: Path,
@@ -84,25 +91,32 @@ def test_switches_and_policies_apply_on_ok_and_survive_a_redraw(qloop: asyncio.R
     service.tools_changed.connect(lambda: changed.append(1))
     page.switches["builtin/calculate"].setChecked(False)
     assert not page.policies["builtin/calculate"].isEnabled()
-    page.policies["files/write"].setCurrentIndex(page.policies["files/write"].findData("allow"))
+    page.policies["files/write_file"].setCurrentIndex(page.policies["files/write_file"].findData("allow"))
     assert [s["name"] for s in service.schemas()].count("calculate") == 1  # nothing applied before OK
-    service.host.servers[1] = Status("calendar", "ready", 0)  # type: ignore[union-attr]
-    service.host.changed()  # type: ignore[union-attr]
-    assert "ready" in texts(page, "source_title")[2]
-    assert not page.switches["builtin/calculate"].isChecked()  # the edit survived the redraw
 
+    async def calendar_fixed() -> None:  # the user fixes mcp.json and presses Reload: calendar comes up
+        (tmp_path / "mcp.json").write_text(mcp_json(demo_entry("calendar")))
+        page.reload_button.click()
+        await until(lambda: any("calendar" in t and "ready · 2 tools" in t for t in texts(page, "source_title")),
+                    within=WITHIN, what="calendar up")
+
+    qloop.run(calendar_fixed())
+    assert {"calendar/create_event", "calendar/list_events"} <= set(page.switches)
+    assert not page.switches["builtin/calculate"].isChecked()  # the edit survived the redraws
 
     async def ok_then_quit() -> None:  # as in the app: OK is pressed while the loop runs
         dialog.accept()
         assert "calculate" not in [s["name"] for s in service.schemas()] and changed
         [files] = [s for s in service.catalogue() if s.name == "files"]
-        assert {t.title: t.policy for t in files.tools} == {"read": "allow", "write": "allow"}
+        assert {t.title: t.policy for t in files.tools} == {"read_file": "allow", "write_file": "allow"}
         await service.aclose()  # waits for the save
 
     qloop.run(ok_then_quit())
     saved = json.loads((tmp_path / "tools.json").read_text())["tools"]
-    assert saved == {"builtin/calculate": {"enabled": False}, "files/write": {"enabled": True, "policy": "allow"}}
-    assert service.host.closed  # type: ignore[union-attr]
+    assert saved == {"builtin/calculate": {"enabled": False},
+                     "files/write_file": {"enabled": True, "policy": "allow"}}
+    assert service.host is not None and service.host.statuses() == []  # the servers were stopped on close
+    assert {t.source for t in service.registry.tools()} == {"builtin"}
 
 
 def test_reload_asks_the_service(qtbot: QtBot, tmp_path: Path, service: ToolsService, secret_service: object,
@@ -122,4 +136,3 @@ def test_a_closed_page_no_longer_listens(qtbot: QtBot, tmp_path: Path, service: 
     shiboken6.delete(dialog)
     assert not shiboken6.isValid(page)
     service.catalogue_changed.emit()  # a slot still connected to the deleted page would raise (failing the test)
-    service.host.changed()  # type: ignore[union-attr]
