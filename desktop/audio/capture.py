@@ -10,7 +10,10 @@ The device is opened at 24 kHz when it accepts that, else at its default rate; e
 
 The stream stays open while the app runs (warm), so a push-to-talk press can take "the pre-roll plus
 everything from now on" (`open_tap(preroll=True)`) and the first syllable spoken just before the key is not
-clipped. When unused it rests (stopped, not closed: see rest() and desktop/audio/standby.py)."""
+clipped. When unused it rests (stopped, not closed: see rest() and desktop/audio/standby.py).
+
+Why one module of this size: the stream's callback, the pre-roll ring, the taps and the device-health checks
+share the stream's lifetime and lock."""
 
 from __future__ import annotations
 

@@ -19,7 +19,10 @@ Therefore the item's final heard position is "everything that had left the callb
 audio really reaches the speaker, and the tests check it against a recording of the speaker's monitor.
 (Aborting would silence ~100 ms sooner but would cut without a fade, and the amount discarded is not reported
 by PortAudio, so the heard position would be a guess.) Deltas for a stopped item that arrive later are
-dropped; the next item starts cleanly with its own pre-buffer."""
+dropped; the next item starts cleanly with its own pre-buffer.
+
+Why one module of this size: the callback, the per-item played-sample clock and the stop path share one lock
+and one queue; the clock's exactness depends on them staying side by side."""
 
 from __future__ import annotations
 

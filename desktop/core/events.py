@@ -4,6 +4,9 @@ Every builder stamps a unique `event_id`: the server echoes it in the `error` an
 only way to tell which request failed. The parser is lenient by design — live servers add fields
 (`obfuscation`), some still speak the beta names — and never raises: malformed input is logged and skipped,
 unknown types are logged once.
+
+Why one module of this size: it is the protocol's vocabulary, one small parser or builder per event type;
+keeping them together keeps every wire name in one place.
 """
 
 from __future__ import annotations

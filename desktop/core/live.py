@@ -19,6 +19,9 @@ How Live differs, and what Parley does about it (../shared/gpt-live.md has the p
   `response.output_item.done` function calls; each answer is a `response.item.create`, then one
   `response.create` once every call of that response is answered.
 - Billing is per second: `session.usage.updated` carries cumulative seconds.
+
+Why one module of this size: it mirrors desktop/core/session.py for the other protocol; the driver treats the
+two as one interface, and this keeps the whole of Live's turn logic in one readable place.
 """
 
 from __future__ import annotations

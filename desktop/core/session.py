@@ -8,6 +8,10 @@ player's per-item counter of samples that really went out — whenever it must d
 the answer plays, server speech_started, end of playback). `interrupt(played_samples)` takes the count
 explicitly for callers that have a fresher figure. Without a callable, all received audio counts as played
 (the truncation is then late, but never past the item's audio, which the server would reject).
+
+Why one module of this size: every turn-taking rule reads and writes the same state (open turn, active
+response, audio items, pending calls, queued texts); split across files, the rules would have to share it
+through a wider interface than the one the driver uses.
 """
 
 from __future__ import annotations

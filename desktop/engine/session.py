@@ -4,6 +4,9 @@ and the response in progress.
 Client events are handled one at a time in arrival order (`handle`), as the live server does; a response
 runs as its own task so appends, pings and `response.cancel` are served while it speaks. Cancelling waits
 until that response's `response.done` has gone out, so the client never sees a delta after it.
+
+Why one module of this size: it is the server side of the whole Realtime protocol for one connection; the
+turn logic, the response task and the event handlers share that connection's state.
 """
 
 from __future__ import annotations
