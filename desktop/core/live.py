@@ -40,17 +40,15 @@ from desktop.core.conversation import Conversation, TranscriptEntry
 from desktop.core.effects import (
     AudioFinished,
     Effect,
-    ErrorRaised,
     FunctionCallRequested,
     Notice,
     PlayAudio,
-    StateChanged,
     StopPlayback,
-    TranscriptChanged,
     UsageChanged,
 )
 from desktop.core.errors import RealtimeError, ServerError, ServerErrorInfo
 from desktop.core.models import DurationPrices, Pricing, find, list_prices
+from desktop.core.outbox import Outbox
 from desktop.core.replay import within_budget
 from desktop.core.session import PlayedSamples, StopPlaybackNow
 from desktop.core.state import TurnState
@@ -81,7 +79,7 @@ class _Delegation:
     continued: bool = False
 
 
-class LiveSession:
+class LiveSession(Outbox):
     def __init__(
         self,
         config: SessionConfig,
@@ -131,34 +129,9 @@ class LiveSession:
 
     # ------------------------------------------------------------------------------------------ outputs
 
-    @property
-    def state(self) -> TurnState:
-        return self._state
-
-    @property
-    def config(self) -> SessionConfig:
-        return self._config
-
-    def take_outgoing(self) -> list[dict[str, Any]]:
-        out, self._outgoing = self._outgoing, []
-        return out
-
-    def take_effects(self) -> list[Effect]:
-        out, self._effects = self._effects, []
-        return out
-
     def _send(self, event: dict[str, Any]) -> None:
         event.setdefault("event_id", f"parley_{next(self._ids)}")
         self._outgoing.append(event)
-
-    def _set_state(self, state: TurnState) -> None:
-        if state is not self._state:
-            previous, self._state = self._state, state
-            self._effects.append(StateChanged(state, previous))
-
-    def _error(self, error: RealtimeError) -> None:
-        log.warning("live error: %s", error)
-        self._effects.append(ErrorRaised(error))
 
     # ------------------------------------------------------------------------------------------ connection
 
@@ -502,7 +475,3 @@ class LiveSession:
             return
         delegation.calls[call_id] = _Call(call_id)
         self._effects.append(FunctionCallRequested(call_id, str(item["name"]), str(item.get("arguments") or "{}")))
-
-    def _transcript(self, entry: TranscriptEntry) -> None:
-        self.conversation.replace(entry)
-        self._effects.append(TranscriptChanged(entry))

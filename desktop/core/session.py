@@ -30,20 +30,19 @@ from desktop.core.conversation import Conversation, TranscriptEntry
 from desktop.core.effects import (
     AudioFinished,
     Effect,
-    ErrorRaised,
     FunctionCallRequested,
     FunctionCallsAbandoned,
     Notice,
     PlayAudio,
     RateLimitsChanged,
     SessionConfigured,
-    StateChanged,
     StopPlayback,
     TranscriptChanged,
     UsageChanged,
 )
 from desktop.core.errors import RealtimeError, ServerError, ServerErrorInfo, SessionUpdateError
 from desktop.core.models import Pricing, list_prices
+from desktop.core.outbox import Outbox
 from desktop.core.replay import replay_events
 from desktop.core.state import TurnState
 from desktop.core.usage import UsageTotals, meter_text
@@ -77,7 +76,7 @@ class _Response:
     continued: bool = False  # the follow-up response.create was sent (or is no longer wanted)
 
 
-class Session:
+class Session(Outbox):
     def __init__(
         self,
         config: SessionConfig,
@@ -126,22 +125,6 @@ class Session:
 
     # --------------------------------------------------------------------------------------------- outputs
 
-    @property
-    def state(self) -> TurnState:
-        return self._state
-
-    @property
-    def config(self) -> SessionConfig:
-        return self._config
-
-    def take_outgoing(self) -> list[dict[str, Any]]:
-        out, self._outgoing = self._outgoing, []
-        return out
-
-    def take_effects(self) -> list[Effect]:
-        out, self._effects = self._effects, []
-        return out
-
     def _send(self, event: dict[str, Any]) -> str:
         event_id: str = event["event_id"]
         if event["type"] == "response.create":
@@ -151,19 +134,6 @@ class Session:
             self._sent_types.popitem(last=False)
         self._outgoing.append(event)
         return event_id
-
-    def _set_state(self, state: TurnState) -> None:
-        if state is not self._state:
-            previous, self._state = self._state, state
-            self._effects.append(StateChanged(state, previous))
-
-    def _transcript(self, entry: TranscriptEntry) -> None:
-        self.conversation.replace(entry)
-        self._effects.append(TranscriptChanged(entry))
-
-    def _error(self, error: RealtimeError) -> None:
-        log.warning("realtime error: %s", error)
-        self._effects.append(ErrorRaised(error))
 
     # ------------------------------------------------------------------------------------------ connection
 
