@@ -12,29 +12,39 @@ Qt-free, pure numpy."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 RATE = 24000
+log = logging.getLogger(__name__)
 
 
 class FarEnd:
     """A timeline of played samples: position p holds the sample whose DAC time is about p / RATE seconds.
 
-    DAC stamps jitter by a few ms, and the reference must not: positions come from the output stream's own
-    frame count (which also counts the silent blocks between replies), tied to the DAC clock by an offset taken
-    from the stamps once, and again only when they disagree by more than `reanchor_s` (a rest, a device
-    change, an underrun that the device filled with silence of its own). Without a frame count, blocks are
-    laid back to back and gaps are taken from the stamps. Only the last `keep_s` seconds are kept."""
+    DAC stamps jitter (by a few ms, and on a loaded machine through PulseAudio's ALSA plugin by up to a tenth of
+    a second), and the reference must not: positions come from the output stream's own frame count (which also
+    counts the silent blocks between replies), tied to the DAC clock by an offset taken from the stamps when the
+    stream starts (its count restarts), and again only when they disagree by more than `reanchor_s` for
+    `confirm` blocks in a row (an underrun the device filled with silence of its own) or at once by more than
+    `jump_s` (a rest). A single late stamp moves nothing. Without a frame count, blocks are laid back to back and
+    gaps are taken from the stamps the same way. `anchors` counts the anchorings: the canceller re-checks its
+    alignment after each. Only the last `keep_s` seconds are kept."""
 
-    def __init__(self, keep_s: float = 4.0, reanchor_s: float = 0.05) -> None:
+    def __init__(self, keep_s: float = 4.0, reanchor_s: float = 0.05, jump_s: float = 0.25,
+                 confirm: int = 3) -> None:
         self._size = int(keep_s * RATE)
         self._buf = np.zeros(self._size, dtype=np.int16)
         self._end = 0  # absolute position one past the newest sample
-        self._reanchor = int(reanchor_s * RATE)
-        self._offset: int | None = None  # timeline position minus stream frame (24 kHz)
-        self.anchors = 0  # how often the timeline was re-anchored on a DAC time (tests, diagnostics)
+        self._anchor = Anchor(reanchor_s, jump_s, confirm)
+        self._next_frame = -1  # the frame count the stream's next block should carry
+        self.anchors = 0  # how often the timeline was (re-)anchored on a DAC time
+
+    @property
+    def doubtful(self) -> bool:
+        return self._anchor.doubtful
 
     @property
     def end(self) -> int:
@@ -42,17 +52,17 @@ class FarEnd:
 
     def write(self, samples: np.ndarray, dac_time: float, frame: int = -1) -> None:
         """`frame`: the output stream's count of (24 kHz) frames before this block, or -1 if unknown."""
+        if not len(samples):
+            return
         stamped = round(dac_time * RATE)
-        if frame >= 0:
-            expected = frame + self._offset if self._offset is not None else None
-        else:
-            expected = self._end if self._end else None
-        if expected is None or abs(stamped - expected) > self._reanchor:
-            start = stamped
-            self._offset = stamped - frame if frame >= 0 else None
+        if frame < 0:  # no count from the stream: blocks are counted here, back to back
+            frame = self._next_frame if self._next_frame >= 0 else 0
+        restarted = frame != self._next_frame  # the first block, or a new stream (a reopen) counting from 0 again
+        self._next_frame = frame + len(samples)
+        count = frame
+        if self._anchor.check(stamped, count, restarted):
             self.anchors += 1
-        else:
-            start = expected
+        start = count + self._anchor.offset
         if start > self._end:  # a pause between replies (or the first block): the gap held silence
             self._clear(self._end, start)
         n = len(samples)
@@ -77,7 +87,8 @@ class FarEnd:
     def reset(self) -> None:
         self._buf[:] = 0
         self._end = 0
-        self._offset = None
+        self._next_frame = -1
+        self._anchor = Anchor(self._anchor.small / RATE, self._anchor.jump / RATE, self._anchor.confirm)
 
     def _clear(self, lo: int, hi: int) -> None:
         lo = max(lo, hi - self._size)
@@ -91,6 +102,37 @@ class FarEnd:
             take = min(len(samples) - done, self._size - at)
             self._buf[at: at + take] = samples[done: done + take]
             done += take
+
+
+class Anchor:
+    """Ties a stream's sample count to the PortAudio clock: `offset` = stamped position minus count.
+
+    Stamps jitter and counts do not, so the offset is kept until the stamps disagree with it by more than `small`
+    samples `confirm` times in a row, or by more than `jump` samples once, or the count restarts."""
+
+    def __init__(self, small_s: float = 0.05, jump_s: float = 0.25, confirm: int = 3) -> None:
+        self.small, self.jump, self.confirm = round(small_s * RATE), round(jump_s * RATE), confirm
+        self.offset = 0
+        self._set = False
+        self._strikes = 0
+
+    @property
+    def doubtful(self) -> bool:
+        """The latest stamps disagree with the offset, not yet often enough to move it: a late stamp, or the start
+        of a real discontinuity. Until it is settled either way, nothing aligned on the offset can be trusted."""
+        return self._strikes > 0
+
+    def check(self, stamped: int, count: int, restarted: bool = False) -> bool:
+        """Takes one stamp; True when the offset was (re)set by it."""
+        off = stamped - count - self.offset
+        if self._set and not restarted and abs(off) <= self.jump:
+            self._strikes = self._strikes + 1 if abs(off) > self.small else 0
+            if self._strikes < self.confirm:
+                return False
+        if self._set:
+            log.debug("re-anchored on the PortAudio clock: %+.1f ms", off * 1000 / RATE)
+        self.offset, self._set, self._strikes = stamped - count, True, 0
+        return True
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import soxr
 
-from desktop.audio.aec_align import RATE, FarEnd, LagEstimate, estimate_lag
+from desktop.audio.aec_align import RATE, Anchor, FarEnd, LagEstimate, estimate_lag
 
 if TYPE_CHECKING:
     from desktop.audio.capture import AudioChunk
@@ -104,7 +104,9 @@ class EchoCanceller:
         self._far_rate = RATE
         self._far_next = -1  # the device frame the next played block should start at (runs of blocks)
         self._far_run = (-1, 0)  # a run's first position (24 kHz) and the samples resampled since
-        self._mic_offset: int | None = None  # timeline position minus the capture's sample index
+        self._mic_anchor = Anchor()  # ties the capture's sample index to the ADC clock (as FarEnd does the DAC's)
+        self._anchors = (0, 0)  # (far end, microphone) anchorings seen: any new one re-checks the alignment
+        self._mic_anchors = 0
         self._far_loud_end = -(10**12)  # timeline position just after the last far-end block with sound
         self._mic_hist: deque[tuple[int, np.ndarray]] = deque()
         self._mic_hist_len = 0
@@ -119,8 +121,10 @@ class EchoCanceller:
 
     @property
     def active(self) -> bool:
-        """Enabled, aligned and seen to remove the echo: the microphone it hands on is clean."""
-        return self.enabled and self.lag is not None and self.converged
+        """Enabled, aligned and seen to remove the echo, and neither stream's clock in doubt: the microphone it
+        hands on is clean."""
+        return (self.enabled and self.lag is not None and self.converged and not self.far.doubtful
+                and not self._mic_anchor.doubtful)
 
     # -- far end (loop thread, from the playback's drain) ----
     def note_playback(self, samples: np.ndarray, dac_time: float, rate: int, frame: int = -1) -> None:
@@ -154,12 +158,12 @@ class EchoCanceller:
     def process(self, chunk: AudioChunk) -> AudioChunk:
         """The chunk with the echo removed (same length and stamps); untouched when disabled or not aligned."""
         n = len(chunk.pcm)
-        stamped = round(chunk.adc_time * RATE)
-        if self._mic_offset is None or abs(stamped - (chunk.index + self._mic_offset)) > RATE // 20:
-            self._mic_offset = stamped - chunk.index  # ADC stamps jitter by ms: positions follow the sample count
-        pos = chunk.index + self._mic_offset
+        if self._mic_anchor.check(round(chunk.adc_time * RATE), chunk.index):
+            self._mic_anchors += 1  # ADC stamps jitter: positions follow the sample count, re-anchored rarely
+        pos = chunk.index + self._mic_anchor.offset
         if not self.enabled:
             return chunk
+        self._check_anchors()
         self._remember(pos, chunk.pcm)
         self._maybe_estimate(pos + n)
         if self.lag is None:  # not aligned yet: the raw microphone, judged by the level guard as before
@@ -180,6 +184,25 @@ class EchoCanceller:
             self._measure(float(np.sum(chunk.pcm.astype(np.float64) ** 2)),
                           float(np.sum(result.astype(np.float64) ** 2)), n)
         return replace(chunk, pcm=result)
+
+    def _check_anchors(self) -> None:
+        """A timeline re-anchored (a stream restarted, a rest, an underrun): what was aligned may no longer be.
+        The canceller stops counting as active (the level guard gates again) and starts afresh until the lag is
+        confirmed and the echo is seen to go away once more: a misaligned canceller would hand the echo on."""
+        anchors = (self.far.anchors, self._mic_anchors)
+        if anchors == self._anchors:
+            return
+        self._anchors = anchors
+        if self.lag is not None:
+            log.info("audio timeline re-anchored: re-checking the echo canceller's alignment")
+            self._restart()
+            self._last_estimate_pos = -(10**12)  # look again as soon as there is a window to look at
+
+    def _restart(self) -> None:
+        self.converged = False
+        self._recent.clear()
+        self.backend.reset()
+        self._out = np.zeros(0, dtype=np.int16)
 
     def _measure(self, energy_in: float, energy_out: float, n: int) -> None:
         self.energy_in += energy_in
@@ -216,7 +239,7 @@ class EchoCanceller:
         window = round(c.window_s * RATE)
         # Until locked, look often while the speaker plays, unless two seconds of looks found no echo at all
         # (headphones not declared, a muted speaker): then once a second, as when locked.
-        searching = self.lag is None and not (
+        searching = not self.converged and not (
             len(self.estimates) >= 8 and all(e.confidence < c.min_confidence for e in self.estimates[-8:]))
         every = c.every_s / 4 if searching else c.every_s
         due = end - self._last_estimate_pos >= every * RATE
@@ -260,10 +283,7 @@ class EchoCanceller:
             return
         log.info("echo path lag %.0f ms (confidence %.2f)", estimate.lag * 1000 / RATE, estimate.confidence)
         self.lag = estimate.lag
-        self.converged = False
-        self._recent.clear()
-        self.backend.reset()
-        self._out = np.zeros(0, dtype=np.int16)
+        self._restart()
 
 
 def attach_canceller(engine: AudioEngine, guard: EchoGuard,

@@ -158,3 +158,45 @@ def test_lag_estimate_finds_a_known_offset(far: np.ndarray) -> None:
     segment = far[mic_start - hi: mic_start + 2 * RATE - lo]
     estimate = estimate_lag(mic, segment, lo, hi)
     assert abs(estimate.lag - lag) <= 3 and estimate.confidence > 0.5, estimate
+
+
+def run_with_mic_gap(canceller: EchoCanceller, far: np.ndarray, mic: np.ndarray, gap_at_s: float, gap_s: float,
+                     late_stamp_at_s: float, chunk: int = 960) -> tuple[np.ndarray, list[bool]]:
+    """Like `run`, but `gap_s` of microphone audio is lost at `gap_at_s` (blocks dropped: the sample count goes on,
+    the stamps and the audio jump ahead) and one stamp at `late_stamp_at_s` comes 80 ms late (a loaded machine).
+    Returns the cleaned microphone and, chunk by chunk, whether the canceller said it was active."""
+    out: list[np.ndarray] = []
+    active: list[bool] = []
+    t0, played = 1000.0, 0
+    gap, gap_at, late_at = round(gap_s * RATE), round(gap_at_s * RATE), round(late_stamp_at_s * RATE)
+    for start in range(0, len(mic) - chunk - gap + 1, chunk):
+        real = start + gap if start >= gap_at else start  # where in time this chunk really was captured
+        while played <= real + 3 * chunk:
+            canceller.note_playback(far[played:played + 240], t0 + played / RATE, RATE, played)
+            played += 240
+        pcm = np.clip(np.round(mic[real:real + chunk]), -32768, 32767).astype(np.int16)
+        stamp = t0 + real / RATE + (0.08 if start == late_at // chunk * chunk else 0.0)
+        out.append(canceller.process(AudioChunk(pcm, start, stamp, 0.0, 0.0, 0.0)).pcm)
+        active.append(canceller.active)
+    return np.concatenate(out), active
+
+
+def test_a_late_stamp_only_pauses_and_a_real_gap_realigns(far: np.ndarray) -> None:
+    """A single late ADC stamp moves nothing (the canceller only stops vouching for that chunk); lost microphone
+    blocks shift the echo by their length: the canceller stops counting as active at once, so the level guard
+    gates while it finds the new lag, and it is active and cancelling again within the same reply."""
+    canceller = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
+    mic = echo_of(far, 0, 0.03)
+    per_s = RATE / 960
+    cleaned, active = run_with_mic_gap(canceller, far, mic, gap_at_s=6.0, gap_s=0.1, late_stamp_at_s=4.0)
+    late, gap = round(4.0 * per_s), round(6.0 * per_s)
+    assert all(active[late - 5: late]) and not active[late] and all(active[late + 1: late + 6]), \
+        "one late stamp: not vouched for, then active again without starting over"
+    assert not any(active[gap: gap + 3]), "after the gap the canceller must not vouch for a misaligned microphone"
+    assert active[-1] and canceller.lag is not None
+    assert abs(canceller.lag - 0.03 * RATE) < 0.005 * RATE, "the gap is absorbed by re-anchoring, not by the lag"
+    back = gap + active[gap:].index(True)
+    assert back - gap < 2.0 * per_s, f"re-converged in {(back - gap) / per_s:.2f} s"
+    settled = slice((back + round(0.5 * per_s)) * 960, len(cleaned))
+    raw = mic[round(0.1 * RATE):][: len(cleaned)]
+    assert energy_db(raw[settled]) - energy_db(cleaned[settled]) >= 25
