@@ -118,13 +118,17 @@ class EchoCanceller:
         self.energy_out = 0.0
         self.converged = False  # set once a third of a second of loud echo came out >= converged_db quieter
         self._recent: deque[tuple[float, float]] = deque(maxlen=8)
+        # Called before each microphone chunk to bring the far end up to date (the playback's collect()): its
+        # drains are batched, and on a busy loop the microphone chunk holding an echo could come first.
+        self.pull_far_end: Callable[[], None] | None = None
+        self._short = False  # the last chunk's reference was not all there yet: not vouched for
 
     @property
     def active(self) -> bool:
         """Enabled, aligned and seen to remove the echo, and neither stream's clock in doubt: the microphone it
         hands on is clean."""
         return (self.enabled and self.lag is not None and self.converged and not self.far.doubtful
-                and not self._mic_anchor.doubtful)
+                and not self._mic_anchor.doubtful and not self._short)
 
     # -- far end (loop thread, from the playback's drain) ----
     def note_playback(self, samples: np.ndarray, dac_time: float, rate: int, frame: int = -1) -> None:
@@ -157,6 +161,8 @@ class EchoCanceller:
     # -- near end (loop thread, from the capture's drain) ----
     def process(self, chunk: AudioChunk) -> AudioChunk:
         """The chunk with the echo removed (same length and stamps); untouched when disabled or not aligned."""
+        if self.pull_far_end is not None:
+            self.pull_far_end()
         n = len(chunk.pcm)
         if self._mic_anchor.check(round(chunk.adc_time * RATE), chunk.index):
             self._mic_anchors += 1  # ADC stamps jitter: positions follow the sample count, re-anchored rarely
@@ -172,6 +178,9 @@ class EchoCanceller:
         ref_start = pos - len(self._pending) - (self.lag or 0) + lead
         near = np.concatenate([self._pending, chunk.pcm])
         ref = self.far.read(ref_start, len(near))
+        # Sound played just before and the rest not handed over yet: the echo of that rest is in this chunk but
+        # not in the reference (a late drain, an underrun). Cancelled as well as can be, but not vouched for.
+        self._short = ref_start + len(near) > self.far.end and self._far_loud_end > ref_start - RATE // 4
         whole = len(near) // FRAME * FRAME
         cleaned = [self.backend.process(near[i:i + FRAME], ref[i:i + FRAME]) for i in range(0, whole, FRAME)]
         self.frames += len(cleaned)
@@ -296,6 +305,7 @@ def attach_canceller(engine: AudioEngine, guard: EchoGuard,
     canceller = EchoCanceller(chosen)
     canceller.enabled = guard.config.enabled
     guard.canceller = canceller
+    canceller.pull_far_end = engine.playback.collect
     engine.capture.processor = canceller.process
     unlisten = engine.playback.add_block_listener(canceller.note_playback)
 

@@ -505,6 +505,11 @@ class Playback:
                 pass
 
     # -- the loop thread ----
+    def collect(self) -> None:
+        """Hands on what the audio thread has played so far, now rather than at the next drain (the echo
+        canceller calls it before each microphone chunk: the far end must be there before its echo)."""
+        self._drain()
+
     def _drain(self) -> None:
         self._wake_pending = False
         with self._lock:

@@ -200,3 +200,22 @@ def test_a_late_stamp_only_pauses_and_a_real_gap_realigns(far: np.ndarray) -> No
     settled = slice((back + round(0.5 * per_s)) * 960, len(cleaned))
     raw = mic[round(0.1 * RATE):][: len(cleaned)]
     assert energy_db(raw[settled]) - energy_db(cleaned[settled]) >= 25
+
+
+def test_a_chunk_ahead_of_its_reference_is_not_vouched_for(far: np.ndarray) -> None:
+    """On a busy loop the microphone chunk holding an echo can be handled before the played block behind it:
+    the canceller first pulls the far end (the playback's collect), and a chunk whose reference is still
+    missing while the speaker was just playing is not vouched for (the level guard gates it)."""
+    canceller = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
+    mic = echo_of(far, 0, 0.03)
+    run(canceller, far, mic[: 5 * RATE], 0.0)  # the far end is fed 3 chunks ahead of the microphone
+    assert canceller.active
+    at, t0 = 5 * RATE, 1000.0
+    late = np.clip(np.round(mic[at + 8 * 960: at + 9 * 960]), -32768, 32767).astype(np.int16)
+    canceller.process(AudioChunk(late, at + 8 * 960, t0 + (at + 8 * 960) / RATE, 0.0, 0.0, 0.0))
+    assert not canceller.active, "its reference had not arrived: the echo in it was not cancelled"
+    fed = canceller.far.end - round(t0 * RATE)
+    canceller.pull_far_end = lambda: canceller.note_playback(far[fed: at + 12 * 960], t0 + fed / RATE, RATE, fed)
+    nxt = np.clip(np.round(mic[at + 9 * 960: at + 10 * 960]), -32768, 32767).astype(np.int16)
+    canceller.process(AudioChunk(nxt, at + 9 * 960, t0 + (at + 9 * 960) / RATE, 0.0, 0.0, 0.0))
+    assert canceller.active, "pulled before the chunk: the reference is there and the chunk is vouched for"
