@@ -27,13 +27,13 @@ class FarEnd:
     DAC stamps jitter (by a few ms, and on a loaded machine through PulseAudio's ALSA plugin by up to a tenth of
     a second), and the reference must not: positions come from the output stream's own frame count (which also
     counts the silent blocks between replies), tied to the DAC clock by an offset taken from the stamps when the
-    stream starts (its count restarts), and again only when they disagree by more than `reanchor_s` for
+    stream starts (its count restarts), and moved only when they step away by more than `reanchor_s` for
     `confirm` blocks in a row (an underrun the device filled with silence of its own) or at once by more than
-    `jump_s` (a rest). A single late stamp moves nothing. Without a frame count, blocks are laid back to back and
-    gaps are taken from the stamps the same way. `anchors` counts the anchorings: the canceller re-checks its
-    alignment after each. Only the last `keep_s` seconds are kept."""
+    `jump_s` (a rest); see `Anchor`. A single late stamp moves nothing. Without a frame count, blocks are laid
+    back to back and gaps are taken from the stamps the same way. `anchors` counts the anchorings: the canceller
+    re-checks its alignment after each. Only the last `keep_s` seconds are kept."""
 
-    def __init__(self, keep_s: float = 4.0, reanchor_s: float = 0.05, jump_s: float = 0.25,
+    def __init__(self, keep_s: float = 4.0, reanchor_s: float = 0.015, jump_s: float = 0.25,
                  confirm: int = 3) -> None:
         self._size = int(keep_s * RATE)
         self._buf = np.zeros(self._size, dtype=np.int16)
@@ -105,33 +105,45 @@ class FarEnd:
 
 
 class Anchor:
-    """Ties a stream's sample count to the PortAudio clock: `offset` = stamped position minus count.
+    """Ties a stream's sample count to the PortAudio clock: a stream position is its count plus `offset`.
 
-    Stamps jitter and counts do not, so the offset is kept until the stamps disagree with it by more than `small`
-    samples `confirm` times in a row, or by more than `jump` samples once, or the count restarts."""
+    Stamps jitter and counts do not, so the offset stays put; the two clocks drift apart slowly (a few samples a
+    second, absorbed by the echo path's lag), which `trend` follows. A stamp further than `small` from the trend
+    makes the anchor doubtful; `confirm` such stamps in a row are a real discontinuity (an underrun, lost
+    blocks): the offset moves by that step only. A step over `jump`, or a restarted count, anchors afresh."""
 
-    def __init__(self, small_s: float = 0.05, jump_s: float = 0.25, confirm: int = 3) -> None:
+    def __init__(self, small_s: float = 0.015, jump_s: float = 0.25, confirm: int = 3) -> None:
         self.small, self.jump, self.confirm = round(small_s * RATE), round(jump_s * RATE), confirm
         self.offset = 0
+        self.trend = 0.0  # where the stamps sit relative to the offset lately (the clocks' drift)
         self._set = False
         self._strikes = 0
 
     @property
     def doubtful(self) -> bool:
-        """The latest stamps disagree with the offset, not yet often enough to move it: a late stamp, or the start
-        of a real discontinuity. Until it is settled either way, nothing aligned on the offset can be trusted."""
+        """The latest stamps disagree with the trend, not yet often enough to move the offset: a late stamp, or
+        the start of a real discontinuity. Until it is settled either way, nothing aligned on it can be trusted."""
         return self._strikes > 0
 
     def check(self, stamped: int, count: int, restarted: bool = False) -> bool:
-        """Takes one stamp; True when the offset was (re)set by it."""
+        """Takes one stamp; True when the offset moved."""
         off = stamped - count - self.offset
-        if self._set and not restarted and abs(off) <= self.jump:
-            self._strikes = self._strikes + 1 if abs(off) > self.small else 0
+        step = off - self.trend
+        if self._set and not restarted and abs(step) <= self.jump:
+            if abs(step) <= self.small:
+                self._strikes = 0
+                self.trend += 0.05 * step
+                return False
+            self._strikes += 1
             if self._strikes < self.confirm:
                 return False
+            self.offset += round(step)
+            self._strikes = 0
+            log.debug("stream clock stepped %+.1f ms: re-anchored", step * 1000 / RATE)
+            return True
         if self._set:
             log.debug("re-anchored on the PortAudio clock: %+.1f ms", off * 1000 / RATE)
-        self.offset, self._set, self._strikes = stamped - count, True, 0
+        self.offset, self.trend, self._set, self._strikes = stamped - count, 0.0, True, 0
         return True
 
 

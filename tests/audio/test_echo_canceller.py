@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop.audio.aec_align import RATE, FarEnd, estimate_lag
+from desktop.audio.aec_align import RATE, Anchor, FarEnd, estimate_lag
 from desktop.audio.capture import AudioChunk
 from desktop.audio.echo_canceller import EchoCanceller, WebRtcBackend
 from desktop.audio.echo_guard import EchoGuard
@@ -219,3 +219,22 @@ def test_a_chunk_ahead_of_its_reference_is_not_vouched_for(far: np.ndarray) -> N
     nxt = np.clip(np.round(mic[at + 9 * 960: at + 10 * 960]), -32768, 32767).astype(np.int16)
     canceller.process(AudioChunk(nxt, at + 9 * 960, t0 + (at + 9 * 960) / RATE, 0.0, 0.0, 0.0))
     assert canceller.active, "pulled before the chunk: the reference is there and the chunk is vouched for"
+
+
+def test_anchor_follows_drift_and_moves_only_by_a_real_step() -> None:
+    """Two clocks drifting apart by 5 samples a second for ten minutes never move the anchor (the lag absorbs the
+    drift); a 20 ms step that persists moves it by that step only, not by the drift gathered so far."""
+    anchor, block = Anchor(), 480
+    rng = np.random.default_rng(7)
+    assert anchor.check(10**7, 0)
+    moved = 0
+    for n in range(1, 12500):  # 20 ms blocks: ten minutes
+        count = n * block
+        drift = 5 * count / RATE
+        moved += anchor.check(round(10**7 + count + drift + rng.normal(0, 24)), count)
+    assert moved == 0 and not anchor.doubtful
+    before = anchor.offset
+    for n in range(12500, 12504):
+        count = n * block
+        anchor.check(round(10**7 + count + 5 * count / RATE + 480), count)  # 20 ms later from now on
+    assert abs(anchor.offset - before - 480) < 60, anchor.offset - before
