@@ -176,6 +176,7 @@ class Controller(QObject):
             return
         try:
             from desktop.audio.capture import CaptureConfig
+            from desktop.audio.echo_canceller import attach_canceller
             from desktop.audio.echo_guard import EchoGuard, EchoGuardConfig
             from desktop.audio.engine import AudioEngine
             from desktop.audio.errors import AudioUnavailable
@@ -204,8 +205,7 @@ class Controller(QObject):
             engine.playback.add_pcm_listener(self.assistant_samples.emit),
             engine.playback.add_level_listener(lambda lv: guard.note_playback(lv.time, lv.rms)),
             engine.playback.add_event_listener(self._on_playback_event),
-            engine.capture.add_status_listener(self._on_capture_status),
-        ]
+            engine.capture.add_status_listener(self._on_capture_status), attach_canceller(engine, guard)]
         self.talk_availability.emit(True, "")
         self._pump = self.spawn(self._pump_mic(engine))
         self._standby = Standby(engine, float(s.get("audio_rest_s")), self._mic_needed)
@@ -289,10 +289,9 @@ class Controller(QObject):
             tap.close()
 
     def _echo_gated(self) -> bool:
-        """While the assistant speaks (or a timer chimes) through loudspeakers in hands-free mode, the server hears
-        silence: its own voice detection would take the echo for the user and cancel the reply. The local guard
-        decides when the user really speaks, and from then on the server hears the microphone again."""
-        return (self.hands_free and self._guard is not None and self._guard.config.enabled
+        """Hands-free on loudspeakers with no active echo canceller: while the assistant speaks (or a timer chimes) the
+        server hears silence (it would take the echo for the user) until the local guard hears the user speak."""
+        return (self.hands_free and self._guard is not None and self._guard.gating
                 and (self.turn_state == "speaking" or self.timers.chiming))
 
     def _send_preroll(self, before: int) -> None:
@@ -406,7 +405,7 @@ class Controller(QObject):
             await self.engine.stop()
             self.engine = None
         if self._guard is not None:
-            self._guard.config.enabled = not bool(self.settings.get("headphones"))
+            self._guard.set_enabled(not bool(self.settings.get("headphones")))
         if self._standby is not None:
             self._standby.rest_after_s = float(self.settings.get("audio_rest_s"))
             self._standby.wake_mic()

@@ -98,7 +98,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
             "Resting frees the CPU and turns off the system's microphone indicator; the first press after a rest "
             "has no pre-roll.", minimum=0, maximum=3600, label="Rest the audio after", unit="s",
             zero_label="never"),
-    Setting("headphones", bool, False, "I use headphones: skip the echo guard for the fastest barge-in."),
+    Setting("headphones", bool, False, "I use headphones: no echo canceller or echo guard (less CPU)."),
     Setting("keep_history", bool, True, "Keep every conversation in a searchable history on this computer (off: "
             "nothing is written; History → Delete all removes what was kept).", label="Keep a history"),
     Setting("start_with", str, "new", "When Parley starts: a new conversation, or continue the last one (its text "

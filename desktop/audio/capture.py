@@ -170,6 +170,9 @@ class Capture:
         self._chunk_listeners: list[Callable[[AudioChunk], None]] = []
         self._level_listeners: list[Callable[[Level], None]] = []
         self._status_listeners: list[Callable[[CaptureStatus], None]] = []
+        # Runs on every chunk before anyone sees it (the echo canceller): taps, listeners and the pre-roll get
+        # its output. On the loop thread, so it must stay cheap (a fraction of a ms per chunk).
+        self.processor: Callable[[AudioChunk], AudioChunk] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._resting = False
         self._switch = asyncio.Lock()  # serialises rest() and wake() (binds to a loop only when first used)
@@ -402,6 +405,8 @@ class Capture:
             callback_monotonic=block.callback_monotonic,
             delivered_monotonic=delivered,
         )
+        if self.processor is not None:
+            chunk = self.processor(chunk)
         self.stats.latencies_ms.append((delivered - block.callback_monotonic) * 1000)
         self._remember(chunk)
         for tap in list(self._taps):

@@ -6,6 +6,10 @@ microphone block (stamped with its ADC time; both come from the same PortAudio c
 the window just before it. The echo path's gain is learned while the assistant talks alone; speech counts as the
 user's only when it is clearly louder than the echo that playback explains. Until enough has been learned (the
 warm-up), a cautious prior gain is assumed. "I use headphones" disables the guard.
+
+With an echo canceller attached (echo_canceller.py) and aligned, the microphone is already clean: the guard then
+neither gates the server nor second-guesses the local detector; it stays the fallback while the canceller is
+missing or still aligning.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desktop.audio.echo_canceller import EchoCanceller
 
 
 @dataclass
@@ -28,6 +36,7 @@ class EchoGuardConfig:
     prior_gain: float = 0.5  # assumed echo gain during warm-up (-6 dB: pessimistic for laptop speakers)
     warmup_s: float = 0.4  # playback needed before the learned gain is trusted
     playback_floor: float = 30.0  # int16 RMS below which playback is treated as silence
+    cleaned_prior_gain: float = 0.05  # with an active canceller: what is left of the echo (-26 dB) until learnt
 
 
 class EchoGuard:
@@ -37,6 +46,32 @@ class EchoGuard:
         self._gain = self.config.prior_gain
         self._learned_s = 0.0
         self._ratios: deque[float] = deque(maxlen=150)
+        self.canceller: EchoCanceller | None = None
+        self._cleaned = False  # which microphone the learnt gain describes: raw, or after the canceller
+        self._saved = (self.config.cleaned_prior_gain, 0.0, deque[float](maxlen=150))  # the other one's
+
+    def _follow_canceller(self) -> None:
+        """The raw and the cleaned microphone have very different echo gains: each keeps its own estimate."""
+        cleaned = self.canceller is not None and self.canceller.active
+        if cleaned != self._cleaned:
+            self._cleaned = cleaned
+            current = (self._gain, self._learned_s, self._ratios)
+            self._gain, self._learned_s, self._ratios = self._saved
+            self._saved = current
+
+    @property
+    def gating(self) -> bool:
+        """True when the server must hear silence while the assistant speaks: enabled, and no active canceller
+        cleans the microphone. With one, the server hears the cleaned microphone (its own voice detection can
+        interrupt), and the guard still judges the local detector's speech, against the much smaller echo gain
+        of the cleaned microphone."""
+        return self.config.enabled and not (self.canceller is not None and self.canceller.active)
+
+    def set_enabled(self, enabled: bool) -> None:
+        """"I use headphones" turns the guard and the canceller off together."""
+        self.config.enabled = enabled
+        if self.canceller is not None:
+            self.canceller.enabled = enabled
 
     def reset(self) -> None:
         self._playback.clear()
@@ -57,6 +92,7 @@ class EchoGuard:
 
     def is_user(self, adc_time: float, mic_rms: float, speech: bool) -> bool:
         """True when this mic block is the user speaking (barge-in), False for silence or echo."""
+        self._follow_canceller()
         if not speech:
             self._learn(adc_time, mic_rms)
             return False
@@ -85,7 +121,8 @@ class EchoGuard:
         ranked = sorted(self._ratios)
         high = ranked[int(0.9 * (len(ranked) - 1))]
         if self._learned_s < self.config.warmup_s:
-            self._gain = max(self.config.prior_gain, high)  # warm-up: never below the cautious prior
+            prior = self.config.cleaned_prior_gain if self._cleaned else self.config.prior_gain
+            self._gain = max(prior, high)  # warm-up: never below the cautious prior
         else:
             self._gain = max(high, 0.01)
 

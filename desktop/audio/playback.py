@@ -127,6 +127,7 @@ class Playback:
         self._primed = False
         self._stop_requested_at: float | None = None
         self._was_active = False
+        self._frames_out = 0  # frames the stream has asked for since it opened, silent ones included
         self._wake_pending = False
         self._last_wake = 0.0
         self._resting = False
@@ -138,6 +139,7 @@ class Playback:
         self._level_listeners: list[Callable[[Level], None]] = []
         self._event_listeners: list[Callable[[PlaybackEvent], None]] = []
         self._pcm_listeners: list[Callable[[np.ndarray], None]] = []
+        self._block_listeners: list[Callable[[np.ndarray, float, int, int], None]] = []
         self.last_level: Level | None = None
 
     # -- lifecycle ----
@@ -181,6 +183,7 @@ class Playback:
                 finished_callback=self._finished,
             )
             self._closing = False
+            self._frames_out = 0
             stream.start()
         except sounddevice.PortAudioError as exc:
             raise AudioUnavailable(unavailable_message(exc, "output")) from exc
@@ -401,6 +404,13 @@ class Playback:
         self._pcm_listeners.append(listener)
         return lambda: self._pcm_listeners.remove(listener)
 
+    def add_block_listener(self, listener: Callable[[np.ndarray, float, int, int], None]) -> Callable[[], None]:
+        """Every played block as (int16 samples at the device rate, its DAC time, the device rate, the stream's
+        count of frames before it), on the loop thread: the exact far end the echo canceller needs. The frame
+        count spaces replies exactly (silent blocks between them are counted, not sent)."""
+        self._block_listeners.append(listener)
+        return lambda: self._block_listeners.remove(listener)
+
     def add_event_listener(self, listener: Callable[[PlaybackEvent], None]) -> Callable[[], None]:
         self._event_listeners.append(listener)
         return lambda: self._event_listeners.remove(listener)
@@ -463,7 +473,9 @@ class Playback:
         was_active, self._was_active = self._was_active, active
         ring = self._ring
         if ring is not None and (active or was_active):
-            ring.write(out, dac, now - (time_info.currentTime - dac) if time_info.currentTime else now, now)
+            ring.write(out, dac, now - (time_info.currentTime - dac) if time_info.currentTime else now, now,
+                       self._frames_out)
+        self._frames_out += frames
         # Levels and samples for the waveform and the echo guard are not urgent: the loop drains them every few
         # blocks, not after each 10 ms one. Events (an item drained) and the end of the audio go at once.
         ended = was_active and not active
@@ -493,6 +505,11 @@ class Playback:
                 pass
 
     # -- the loop thread ----
+    def collect(self) -> None:
+        """Hands on what the audio thread has played so far, now rather than at the next drain (the echo
+        canceller calls it before each microphone chunk: the far end must be there before its echo)."""
+        self._drain()
+
     def _drain(self) -> None:
         self._wake_pending = False
         with self._lock:
@@ -512,6 +529,11 @@ class Playback:
                     listener(level)
             for pcm_listener in list(self._pcm_listeners):
                 pcm_listener(pcm_all)
+            if self._block_listeners:
+                bounds = np.cumsum([0] + [len(b.samples) for b in blocks])
+                for block, lo, hi in zip(blocks, bounds[:-1], bounds[1:], strict=True):
+                    for block_listener in list(self._block_listeners):
+                        block_listener(pcm_all[lo:hi], block.adc_time, self.device_rate, block.stream_frame)
         for event in events:
             self._emit(event)
 

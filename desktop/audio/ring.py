@@ -18,6 +18,7 @@ class RingBlock:
     adc_time: float  # PortAudio time of the first sample at the converter
     monotonic: float  # the same instant on time.monotonic()
     callback_monotonic: float  # when the callback ran (for latency figures)
+    stream_frame: int = -1  # the stream's own count of frames before this block, when the writer keeps one
 
 
 class BlockRing:
@@ -26,6 +27,7 @@ class BlockRing:
         self._starts = np.zeros(max_blocks, dtype=np.int64)
         self._lengths = np.zeros(max_blocks, dtype=np.int64)
         self._times = np.zeros((max_blocks, 3), dtype=np.float64)
+        self._frames = np.full(max_blocks, -1, dtype=np.int64)
         self._lock = threading.Lock()
         self._write_frame = 0  # absolute frame counters; positions are taken modulo the capacity
         self._read_frame = 0
@@ -34,7 +36,8 @@ class BlockRing:
         self.dropped_blocks = 0
 
     def write(
-        self, samples: np.ndarray, adc_time: float, monotonic: float, callback_monotonic: float
+        self, samples: np.ndarray, adc_time: float, monotonic: float, callback_monotonic: float,
+        stream_frame: int = -1,
     ) -> bool:
         """Called on the audio thread: copies only. False when the ring is full and the block was dropped."""
         n = len(samples)
@@ -57,6 +60,7 @@ class BlockRing:
             self._times[slot, 0] = adc_time
             self._times[slot, 1] = monotonic
             self._times[slot, 2] = callback_monotonic
+            self._frames[slot] = stream_frame
             self._write_frame += n
             self._write_block += 1
             return True
@@ -76,7 +80,7 @@ class BlockRing:
                 if first < n:
                     samples[first:] = self._data[: n - first]
                 adc, mono, cb = (float(v) for v in self._times[slot])
-                blocks.append(RingBlock(samples, adc, mono, cb))
+                blocks.append(RingBlock(samples, adc, mono, cb, int(self._frames[slot])))
                 self._read_block += 1
                 self._read_frame = int(self._starts[slot]) + n
         return blocks

@@ -212,8 +212,10 @@ def test_user_still_interrupts_over_the_echo(qloop: asyncio.Runner, pulse: Pulse
             await reply_playing(app, realtime_server, assistant_speech(), heard_ms=1500)
             pulse.play_into_mic(speech_wav(USER_SPEECH))
             await realtime_server.async_wait_for("conversation.item.truncate", timeout=10)
-            assert app.controller.interrupts[0].trigger == "local_vad"
-            assert "response.cancel" in realtime_server.received_types()
+            # With the echo canceller the server hears the cleaned microphone: its own detection may be first.
+            trigger = app.controller.interrupts[0].trigger
+            assert trigger in ("local_vad", "server_vad")
+            assert ("response.cancel" in realtime_server.received_types()) is (trigger == "local_vad")
         finally:
             await stop_app(app)
 
