@@ -85,6 +85,7 @@ class CancellerConfig:
     every_s: float = 1.0  # how often to re-estimate while the speaker plays
     min_confidence: float = 0.3
     follow_ms: float = 10.0  # lag moves up to this are followed without restarting the filter
+    follow_step: int = 4  # ... a few samples per estimate at most: a step of 20 samples made AEC3 leak a burst
     far_floor: float = 30.0  # int16 RMS under which the far end counts as silent
     converged_db: float = 15.0  # echo reduction that proves the filter has converged (then `active`)
 
@@ -276,7 +277,7 @@ class EchoCanceller:
 
     def _accept(self, estimate: LagEstimate) -> None:
         """Follows the echo path's lag. Small moves (the two streams' sample clocks drift apart: about 3 samples a
-        second on the test devices) are followed sample by sample, which AEC3 absorbs; a jump (another device, a
+        second on the test devices) are followed a few samples at a time, which AEC3 absorbs; a jump (another device, a
         re-anchored timeline) is taken only when two confident estimates in a row agree, and restarts the
         filter: AEC3 re-converges from scratch in well under a second but takes seconds to follow a jump."""
         previous = self.estimates[-1] if self.estimates else None
@@ -284,8 +285,15 @@ class EchoCanceller:
         del self.estimates[:-50]
         if estimate.confidence < self.config.min_confidence:
             return
-        if self.lag is not None and abs(estimate.lag - self.lag) <= RATE * self.config.follow_ms / 1000:
-            self.lag = estimate.lag
+        follow = RATE * self.config.follow_ms / 1000
+        if self.lag is not None and abs(estimate.lag - self.lag) <= follow:
+            # Toward the median of the latest confident estimates (one estimate can be off by tens of samples),
+            # a few samples at a time: the clocks drift by a few a second, and any step moves the reference
+            # under AEC3's adapted filter (a 21-sample step leaked a burst the server took for speech).
+            recent = [e.lag for e in self.estimates[-3:]
+                      if e.confidence >= self.config.min_confidence and abs(e.lag - self.lag) <= follow]
+            step = round(float(np.median(recent))) - self.lag
+            self.lag += max(-self.config.follow_step, min(self.config.follow_step, step))
             return
         agreed = previous is not None and previous.confidence >= self.config.min_confidence
         if not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005:  # type: ignore[union-attr]

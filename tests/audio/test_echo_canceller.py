@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop.audio.aec_align import RATE, Anchor, FarEnd, estimate_lag
+from desktop.audio.aec_align import RATE, Anchor, FarEnd, LagEstimate, estimate_lag
 from desktop.audio.capture import AudioChunk
 from desktop.audio.echo_canceller import EchoCanceller, WebRtcBackend
 from desktop.audio.echo_guard import EchoGuard
@@ -238,3 +238,22 @@ def test_anchor_follows_drift_and_moves_only_by_a_real_step() -> None:
         count = n * block
         anchor.check(round(10**7 + count + 5 * count / RATE + 480), count)  # 20 ms later from now on
     assert abs(anchor.offset - before - 480) < 60, anchor.offset - before
+
+
+def test_the_lag_follows_drift_in_small_steps_and_ignores_one_odd_estimate(far: np.ndarray) -> None:
+    """After alignment, estimates keep coming: the lag creeps toward their median a few samples at a time (the
+    clocks' drift), and one estimate off by 21 samples (seen on a busy machine, where the step made AEC3 leak a
+    burst the server took for speech) moves it by no more than that."""
+    canceller = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
+    run(canceller, far, echo_of(far, 0, 0.03), 0.0)
+    lag = canceller.lag
+    assert lag is not None and canceller.active
+    seen = [lag]
+    for offset in (0, 21, 0, 0, 3, 6, 9, 12, 15, 18):
+        canceller._accept(LagEstimate(lag + offset, 1.0))
+        seen.append(canceller.lag)
+    steps = np.diff(seen)
+    assert np.all(np.abs(steps) <= canceller.config.follow_step), seen
+    assert seen[3] == lag, "one odd estimate among steady ones moved nothing"
+    assert seen[-1] > lag + 6, "a steady drift is followed"
+    assert canceller.active, "following never restarts the filter"
