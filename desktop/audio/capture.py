@@ -41,6 +41,7 @@ from desktop.audio.devices import (
 from desktop.audio.errors import AudioUnavailable
 from desktop.audio.levels import Level, measure
 from desktop.audio.ring import BlockRing, RingBlock
+from desktop.audio.stream_ops import call_in_background, call_off_loop
 
 
 class CaptureState(enum.Enum):
@@ -211,7 +212,7 @@ class Capture:
             if self._watchdog is not None:
                 self._watchdog.cancel()
                 self._watchdog = None
-            await self._loop.run_in_executor(None, stream.abort)
+            await call_off_loop(stream.abort, "stop the microphone")
             self._drain()
             self._preroll.clear()
             self._preroll_samples = 0
@@ -243,7 +244,7 @@ class Capture:
     async def close(self) -> None:
         stream = self._detach()
         if stream is not None and self._loop is not None:
-            await self._loop.run_in_executor(None, close_quietly, stream)
+            await call_off_loop(lambda: close_quietly(stream), "close the microphone")
         self._finish_close()
 
     def close_now(self) -> None:
@@ -475,7 +476,7 @@ class Capture:
             return
         stream = self._detach()
         if stream is not None and self._loop is not None:
-            self._loop.run_in_executor(None, close_quietly, stream)
+            call_in_background(lambda: close_quietly(stream), "close the lost microphone")
         for tap in list(self._taps):
             tap.close()
         self._set_status(CaptureStatus(CaptureState.LOST, message))

@@ -50,6 +50,7 @@ from desktop.audio.devices import (
 from desktop.audio.errors import AudioUnavailable
 from desktop.audio.levels import Level, measure_blocks
 from desktop.audio.ring import BlockRing
+from desktop.audio.stream_ops import call_in_background, call_off_loop
 
 _LOG_BLOCKS = 400  # per item: block log kept for the played clock; older blocks have certainly been heard
 
@@ -158,7 +159,7 @@ class Playback:
     async def close(self) -> None:
         stream = self._detach()
         if stream is not None and self._loop is not None:
-            await self._loop.run_in_executor(None, close_quietly, stream)
+            await call_off_loop(lambda: close_quietly(stream), "close the speaker")
 
     def close_now(self) -> None:
         stream = self._detach()
@@ -216,7 +217,7 @@ class Playback:
             if not self.is_idle:
                 return False
             self._resting = True  # before abort(): the finished callback it causes is not a lost device
-            await self._loop.run_in_executor(None, stream.abort)
+            await call_off_loop(stream.abort, "stop the speaker")
             self._primed = False
             self._was_active = False
             return True  # a feed() during the stop has already asked for the wake that restarts it
@@ -547,5 +548,5 @@ class Playback:
         stream = self._detach()
         self.lost_message = message
         if stream is not None and self._loop is not None:
-            self._loop.run_in_executor(None, close_quietly, stream)
+            call_in_background(lambda: close_quietly(stream), "close the lost speaker")
         self._emit(PlaybackEvent("lost", None, message))
