@@ -300,7 +300,9 @@ class RealtimeTestServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         async with serve(
-            self._handle, "127.0.0.1", self.port, process_request=self._check_request, max_size=16 * 1024 * 1024
+            self._handle, "127.0.0.1", self.port, process_request=self._check_request, max_size=16 * 1024 * 1024,
+            close_timeout=2,  # a client that cannot answer the closing handshake (its loop blocked, its socket
+            # stalled) costs a test 2 s, not websockets' default 10
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
