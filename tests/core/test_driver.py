@@ -317,6 +317,9 @@ def test_close_1001_is_typed_expiry_then_reconnect_replays_text(realtime_server:
             await until(lambda: any(isinstance(e.error, SessionExpiredError) for e in client.of(ErrorRaised)))
             await until(lambda: realtime_server.received_types().count("session.update") == 2)
             await until(lambda: client.driver.session.state is TurnState.IDLE)
+            # the replay follows the new session's update; the server reads it a moment after the client sent it
+            await until(lambda: realtime_server.received_types()[-1] == "conversation.item.create"
+                        and realtime_server.received[-1]["item"]["role"] == "assistant")
 
     asyncio.run(run())
     replayed = [e for e in realtime_server.received if e["type"] == "conversation.item.create"]

@@ -354,9 +354,10 @@ def test_session_recycled_between_turns_before_the_cap() -> None:
         client = await LinkClient(server.url, session_cap_s=4.0, recycle_margin_s=2.0).start()
         await first_turn(client, server)
         await until(lambda: client.driver.recycles >= 1, limit_s=5, what="recycled")
-        await until(lambda: server.received_types().count("session.update") >= 2, what="configured")
-        texts = replayed(server)
-        assert texts == ["Remember the word pelican.", "Remember the word pelican.", ANSWER]
+        expected = ["Remember the word pelican.", "Remember the word pelican.", ANSWER]
+        # The replay's items follow the new session's session.update: wait for all of them, not just the update.
+        await until(lambda: server.received_types().count("session.update") >= 2 and replayed(server) == expected,
+                    what=f"configured and seeded (so far {replayed(server)})")
         await client.turn(server, "Do you remember the bird?", replies=2)
         assert errors(client) == []  # never cut off by the server's cap
         assert set(client.phases) == {LinkPhase.CONNECTED}
