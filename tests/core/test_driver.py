@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 from desktop.core import AuthStyle, ConnectionConfig, RealtimeDriver, SessionConfig, TurnMode, TurnState
@@ -167,6 +168,28 @@ def test_hands_free_turns_and_barge_in(realtime_server: RealtimeTestServer) -> N
     assert [e["type"] for e in realtime_server.sent].count("input_audio_buffer.speech_started") == 2
     assert not [e for e in realtime_server.sent if e["type"] == "error"]
     assert realtime_server.violations == []
+
+
+def test_server_asked_for_sustained_speech_ignores_lone_loud_frames(realtime_server: RealtimeTestServer) -> None:
+    realtime_server.speech_frames = 3  # as the echo tests ask: 60 ms of loud audio make speech
+
+    def tone(ms: int) -> bytes:
+        t = np.arange(ms * 24) / 24_000
+        return (3000 * np.sin(2 * np.pi * 220 * t)).astype("<i2").tobytes()
+
+    async def run() -> None:
+        async with Client(realtime_server, mode=TurnMode.SERVER_VAD) as client:
+            quiet = b"\x00\x00" * 4800  # 200 ms
+            for pcm in [quiet * 5, tone(20), quiet * 5, tone(40), quiet * 5, tone(100), quiet * 5]:
+                client.driver.audio(pcm)
+            await realtime_server.async_wait_sent("input_audio_buffer.speech_stopped")
+
+    asyncio.run(run())
+    started = [e for e in realtime_server.sent if e["type"] == "input_audio_buffer.speech_started"]
+    assert len(started) == 1, "a lone 20 or 40 ms burst is not speech; 100 ms is"
+    update = next(e for e in realtime_server.received if e["type"] == "session.update")
+    padding = update["session"]["audio"]["input"]["turn_detection"].get("prefix_padding_ms", 300)
+    assert started[0]["audio_start_ms"] == 1000 + 20 + 1000 + 40 + 1000 - padding  # from the run's first frame
 
 
 def test_mode_switch_mid_session(realtime_server: RealtimeTestServer) -> None:
