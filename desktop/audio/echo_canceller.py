@@ -84,6 +84,7 @@ class CancellerConfig:
     window_s: float = 1.0  # microphone audio correlated per estimate
     every_s: float = 1.0  # how often to re-estimate while the speaker plays
     min_confidence: float = 0.3
+    moved_confidence: float = 0.6  # an estimate this sure, far from the lag, says the echo moved: stop vouching
     follow_ms: float = 10.0  # lag moves up to this are followed without restarting the filter
     follow_step: int = 4  # ... a few samples per estimate at most: a step of 20 samples made AEC3 leak a burst
     far_floor: float = 30.0  # int16 RMS under which the far end counts as silent
@@ -297,6 +298,14 @@ class EchoCanceller:
             return
         agreed = previous is not None and previous.confidence >= self.config.min_confidence
         if not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005:  # type: ignore[union-attr]
+            if self.lag is not None and self.converged and estimate.confidence >= self.config.moved_confidence:
+                # The echo moved (another stream opened on the device, a Bluetooth link's buffer grew): what is
+                # aligned to the old lag leaks. Stop vouching now and look again soon; the next estimate agreeing
+                # takes the new lag.
+                log.info("echo path moved %.0f ms: re-checking before vouching again",
+                         (estimate.lag - self.lag) * 1000 / RATE)
+                self.converged = False
+                self._recent.clear()
             return
         log.info("echo path lag %.0f ms (confidence %.2f)", estimate.lag * 1000 / RATE, estimate.confidence)
         self.lag = estimate.lag

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop.audio.capture import AudioChunk
 from desktop.core.config import SAMPLE_RATE
 from tests.app.test_interruption import USER_SPEECH, reply_playing
-from tests.support.app_harness import TEST_KEY, start_app, stop_app, until
+from tests.support.app_harness import TEST_KEY, App, start_app, stop_app, until
 from tests.support.pulse import PulseServer
 from tests.support.realtime_server import RealtimeTestServer
 from tests.support.sounds import read_wav, rms, speech_wav
@@ -63,11 +64,26 @@ def sent_audio(server: RealtimeTestServer) -> np.ndarray:
     return np.frombuffer(b"".join(pieces), dtype="<i2")
 
 
-async def raw_mic_level(pulse: PulseServer, seconds: float) -> float:
-    """RMS of the raw virtual microphone (before the canceller) while the reply plays: proof the echo is there."""
-    recording = pulse.record("vmic")
-    await asyncio.sleep(seconds)
-    return rms(await asyncio.to_thread(recording.stop))
+class RawMicLevel:
+    """RMS of the raw microphone (what the capture hands the canceller) while the assistant speaks: proof the echo
+    is there. Taken in the app rather than by a second recording of the device: another stream opening and closing
+    on the source moved the loopback's delay by tens of ms in the middle of a reply."""
+
+    def __init__(self, app: App) -> None:
+        self.app, self.energy, self.samples = app, 0.0, 0
+        capture = app.controller.audio.capture
+        self._inner = capture.processor
+        capture.processor = self
+
+    def __call__(self, chunk: AudioChunk) -> AudioChunk:
+        if self.app.controller.turn_state == "speaking":
+            self.energy += float(np.sum(chunk.pcm.astype(np.float64) ** 2))
+            self.samples += len(chunk.pcm)
+        return self._inner(chunk) if self._inner is not None else chunk
+
+    @property
+    def rms(self) -> float:
+        return float(np.sqrt(self.energy / max(1, self.samples)))
 
 
 @pytest.mark.parametrize(("gain_db", "delay_ms", "replies"), [(0, 30, 20), (-13, 30, 2), (0, 120, 2),
@@ -86,14 +102,12 @@ def test_echo_only_replies_never_interrupt(gain_db: float, delay_ms: int, replie
         try:
             guard = app.controller._guard
             assert guard.canceller is not None, "the canceller is on by default on loudspeakers"
-            levels = []
+            raw = RawMicLevel(app)
             for n in range(replies):
                 await reply_playing(app, realtime_server, speech_bytes(SHORT_REPLY if n else LONG_REPLY),
                                     heard_ms=100)
-                if n == 0:
-                    levels.append(await raw_mic_level(pulse, 1.5))
                 await until(lambda: app.controller.turn_state == "idle", within=30, what=f"reply {n} played out")
-            assert levels[0] > 1500 * 10 ** (gain_db / 20), "no echo reached the microphone: the test proves nothing"
+            assert raw.rms > 1500 * 10 ** (gain_db / 20), "no echo reached the microphone: the test proves nothing"
             assert guard.canceller.active and not guard.gating, "the canceller took over from the level guard"
             kinds = realtime_server.received_types()
             canceller = guard.canceller

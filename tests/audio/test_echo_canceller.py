@@ -5,6 +5,8 @@ tests/app/test_echo_cancellation.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -38,7 +40,7 @@ def best_correlation(signal: np.ndarray, part: np.ndarray, at: int) -> float:
 
 
 def run(canceller: EchoCanceller, far: np.ndarray, mic: np.ndarray, stamp_offset_s: float,
-        chunk: int = 960) -> np.ndarray:
+        chunk: int = 960, on_chunk: Callable[[], None] | None = None) -> np.ndarray:
     """Feeds 10 ms played blocks and `chunk`-sized mic chunks in time order; returns the cleaned microphone.
     The output stream's stamps run `stamp_offset_s` ahead of the input's (as through PulseAudio's plugin)."""
     out: list[np.ndarray] = []
@@ -52,6 +54,8 @@ def run(canceller: EchoCanceller, far: np.ndarray, mic: np.ndarray, stamp_offset
         result = canceller.process(AudioChunk(pcm, start, t0 + start / RATE, 0.0, 0.0, 0.0))
         assert len(result.pcm) == chunk and result.index == start
         out.append(result.pcm)
+        if on_chunk is not None:
+            on_chunk()
     return np.concatenate(out)
 
 
@@ -257,3 +261,28 @@ def test_the_lag_follows_drift_in_small_steps_and_ignores_one_odd_estimate(far: 
     assert seen[3] == lag, "one odd estimate among steady ones moved nothing"
     assert seen[-1] > lag + 6, "a steady drift is followed"
     assert canceller.active, "following never restarts the filter"
+
+
+def test_a_moved_echo_path_stops_the_vouching_at_once_and_is_taken_on_confirmation(far: np.ndarray) -> None:
+    """The echo arrives 40 ms later from mid-reply on (another stream opened on the device moved a buffer): the
+    first confident estimate that disagrees stops the canceller vouching for the microphone (the level guard gates
+    again), the next one that agrees moves the lag, and the canceller cancels and vouches again."""
+    canceller = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
+    half = len(far) // 2
+    mic = np.concatenate([echo_of(far, 0, 0.03)[:half], echo_of(far, 0, 0.07)[half:]])
+    run(canceller, far[:half], mic[:half], 0.0)
+    lag = canceller.lag
+    assert lag is not None and canceller.active
+    canceller._accept(LagEstimate(lag - round(0.04 * RATE), 1.0))
+    assert not canceller.active and canceller.lag == lag, "one estimate stops the vouching, moves nothing"
+    canceller._accept(LagEstimate(lag - round(0.04 * RATE) + 3, 1.0))
+    assert canceller.lag == lag - round(0.04 * RATE) + 3, "a second one agreeing moves the lag"
+
+    canceller = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
+    vouched: list[bool] = []
+    out = run(canceller, far, mic, 0.0, on_chunk=lambda: vouched.append(canceller.active))
+    moved = half // 960
+    assert not all(vouched[moved:moved + 40]), "the move was noticed"
+    assert canceller.active and abs(canceller.lag - (lag + round(0.04 * RATE))) < 24, (lag, canceller.lag)
+    tail = slice(len(out) - 3 * RATE, len(out))
+    assert energy_db(mic[tail]) - energy_db(out[tail]) > 20, "cancelling again after the move"
