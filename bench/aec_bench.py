@@ -378,13 +378,13 @@ async def app_rows(pulse: PulseServer, replies: int, trials: int) -> None:
         server.stop()
 
 
-async def run(replies: int, trials: int, app: bool = True) -> None:
+async def run(replies: int, trials: int, app: bool = True, engine: bool = True) -> None:
     pulse = start_pulse()
     await asyncio.sleep(WARM_UP_S)  # a just-started audio server costs its clients more (tests/support/pulse.py)
     try:
         if app:
             await app_rows(pulse, replies, trials)
-        for gain, delay, count in ((0, 30, 12), (-13, 30, 5), (0, 120, 5), (-13, 120, 5)):
+        for gain, delay, count in ((0, 30, 12), (-13, 30, 5), (0, 120, 5), (-13, 120, 5)) if engine else ():
             session = await echo_session(gain, delay, count, pulse)
             a = analyse(session)
             label = f"{gain} dB, {delay} ms"
@@ -408,6 +408,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--libraries", action="store_true", help="compare the candidate libraries only")
     parser.add_argument("--engine-only", action="store_true", help="skip the whole-app rows")
+    parser.add_argument("--app-only", action="store_true", help="only the whole-app rows")
     args = parser.parse_args()
     if args.libraries:
         pulse = start_pulse()
@@ -419,7 +420,7 @@ def main() -> int:
     qt = QApplication.instance() or QApplication(sys.argv[:1])
     qt.setQuitOnLastWindowClosed(False)  # the app's window closes before the engine-level rows run
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qt)) as runner:
-        runner.run(run(args.replies, args.trials, app=not args.engine_only))
+        runner.run(run(args.replies, args.trials, app=not args.engine_only, engine=not args.app_only))
     return 0
 
 

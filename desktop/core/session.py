@@ -121,6 +121,7 @@ class Session(Outbox):
         self._cancel_ids: set[str] = set()
         self._awaiting_created = 0  # response.create sent, response.created not seen yet
         self._drop_created = 0  # ... of which the user has already interrupted this many
+        self._cancel_created = 0  # ... of which this many still need a response.cancel once created
         self._pending_update = None
 
     # --------------------------------------------------------------------------------------------- outputs
@@ -387,9 +388,14 @@ class Session(Outbox):
             if self._awaiting_created <= self._drop_created:
                 return False
             # Asked for, not created yet: the server handles events in order, so a cancel sent now finds it.
-            self._drop_created = self._awaiting_created
-            if not server_cancelled and self._connected:
+            # On the server's own speech_started it is cancelled once created: the server stops only a
+            # response already running when speech starts, and this one comes after (left alone, it would play
+            # on in the model's memory, and keep the server from answering the user's turn).
+            if server_cancelled:
+                self._cancel_created += self._awaiting_created - self._drop_created
+            elif self._connected:
                 self._cancel_ids.add(self._send(ev.response_cancel()))
+            self._drop_created = self._awaiting_created
             if self._state is TurnState.THINKING:
                 self._set_state(TurnState.IDLE)
             return True
@@ -515,6 +521,7 @@ class Session(Outbox):
         if caused_by == "response.create" and self._awaiting_created > 0:
             self._awaiting_created -= 1
             self._drop_created = min(self._drop_created, self._awaiting_created)
+            self._cancel_created = min(self._cancel_created, self._drop_created)
         if (
             caused_by in ("input_audio_buffer.commit", "response.create")
             and self._state is TurnState.THINKING
@@ -531,6 +538,10 @@ class Session(Outbox):
                 self._drop_created -= 1
                 self._dropped_responses.append(response_id)
                 response.continued = True
+                if self._cancel_created > 0:
+                    self._cancel_created -= 1
+                    if self._connected:
+                        self._cancel_ids.add(self._send(ev.response_cancel(response_id)))
                 return
         if self._state in (TurnState.IDLE, TurnState.THINKING):
             self._set_state(TurnState.THINKING)

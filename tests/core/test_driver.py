@@ -170,6 +170,40 @@ def test_hands_free_turns_and_barge_in(realtime_server: RealtimeTestServer) -> N
     assert realtime_server.violations == []
 
 
+def test_speech_the_server_heard_before_a_typed_request_still_gets_its_turn_answered(
+    realtime_server: RealtimeTestServer,
+) -> None:
+    # The user typed, then spoke before the server got to the response.create: the server's speech_started
+    # found nothing running to cancel and the response it then created would play on while the app dropped it,
+    # and with it running the server would not answer the spoken turn (the app stayed "thinking").
+    realtime_server.script_response(speed=1.0, think_s=0.3)  # the typed request's answer: slow, never heard
+    realtime_server.script_response(speed=8.0)  # the answer to the spoken turn
+
+    async def run() -> None:
+        async with Client(realtime_server, mode=TurnMode.SERVER_VAD) as client:
+            for i in range(0, 19200, 960):  # in the same loop step: the speech reaches the server first
+                client.driver.audio(speech(400)[i : i + 960])
+            client.driver.send_text("Go on.")
+            await realtime_server.async_wait_sent("response.created")
+            for _ in range(40):  # then goes quiet: the microphone's pace, 20 ms a chunk
+                client.driver.audio(b"\x00\x00" * 480)
+                await asyncio.sleep(0.02)
+            await until(lambda: client.driver.session.state is TurnState.SPEAKING)
+            created = [e["response"]["id"] for e in realtime_server.sent if e["type"] == "response.created"]
+            assert len(created) == 2
+            cancel = await realtime_server.async_wait_for("response.cancel")
+            assert cancel["response_id"] == created[0]
+            played = {e.item_id for e in client.of(PlayAudio)}
+            answer = {e["item_id"] for e in realtime_server.sent if e["type"] == "response.output_audio.delta"
+                      and e["response_id"] == created[1]}
+            assert played and played == answer  # only the spoken turn's answer reached the speaker
+
+    asyncio.run(run())
+    kinds = [e["type"] for e in realtime_server.sent]
+    assert kinds.index("input_audio_buffer.speech_started") < kinds.index("response.created")
+    assert realtime_server.violations == []
+
+
 def test_server_asked_for_sustained_speech_ignores_lone_loud_frames(realtime_server: RealtimeTestServer) -> None:
     realtime_server.speech_frames = 3  # as the echo tests ask: 60 ms of loud audio make speech
 

@@ -228,6 +228,26 @@ def test_hands_free_speech_started_interrupts_without_a_cancel() -> None:
     assert h.session.state is TurnState.THINKING
 
 
+def test_server_speech_before_an_asked_response_is_created_cancels_it_once_created() -> None:
+    # Typed "Go on.", and the server heard the user start talking before it got to the response.create: its
+    # speech_started cancelled nothing (no response was running yet), so the client cancels the one that comes.
+    h = Harness(mode=TurnMode.SERVER_VAD)
+    h.session.send_text("Go on.")
+    assert h.types(h.drain()) == ["conversation.item.create", "response.create"]
+    sent = h.server({"type": "input_audio_buffer.speech_started", "audio_start_ms": 10, "item_id": "u2"})
+    assert sent == [] and h.session.state is TurnState.LISTENING
+    h.server({"type": "response.created", "response": {"id": "r2"}})
+    [cancel] = [e for e in h.sent if e["type"] == "response.cancel"]
+    assert cancel["response_id"] == "r2"
+    h.audio("r2", "a2", SECOND)
+    assert h.of(PlayAudio) == []  # never played
+    h.server({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": "u2"})
+    h.server({"type": "response.done", "response": {"id": "r2", "status": "cancelled"}})
+    h.start_response("r3", "a3")  # the server answers the user's turn
+    assert [e.item_id for e in h.of(PlayAudio)] == ["a3"] and h.session.state is TurnState.SPEAKING
+    assert h.types(h.sent).count("response.cancel") == 1
+
+
 def test_cancel_not_active_after_our_own_cancel_is_not_surfaced() -> None:
     h = Harness(mode=TurnMode.SERVER_VAD)
     h.start_response()
