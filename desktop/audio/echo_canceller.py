@@ -83,6 +83,7 @@ class CancellerConfig:
     lag_hi_s: float = 0.6
     window_s: float = 1.0  # microphone audio correlated per estimate
     every_s: float = 1.0  # how often to re-estimate while the speaker plays
+    search_every_s: float = 0.125  # ... and until locked (each look costs ~2 ms off the loop; two must agree)
     min_confidence: float = 0.3
     moved_confidence: float = 0.6  # an estimate this sure, far from the lag, says the echo moved: stop vouching
     follow_ms: float = 10.0  # lag moves up to this are followed without restarting the filter
@@ -250,9 +251,10 @@ class EchoCanceller:
         window = round(c.window_s * RATE)
         # Until locked, look often while the speaker plays, unless two seconds of looks found no echo at all
         # (headphones not declared, a muted speaker): then once a second, as when locked.
+        looks = round(2.0 / c.search_every_s)
         searching = not self.converged and not (
-            len(self.estimates) >= 8 and all(e.confidence < c.min_confidence for e in self.estimates[-8:]))
-        every = c.every_s / 4 if searching else c.every_s
+            len(self.estimates) >= looks and all(e.confidence < c.min_confidence for e in self.estimates[-looks:]))
+        every = c.search_every_s if searching else c.every_s
         due = end - self._last_estimate_pos >= every * RATE
         if self._estimating or not due or self._mic_hist_len < window or not self._mic_hist:
             return
@@ -297,7 +299,9 @@ class EchoCanceller:
             self.lag += max(-self.config.follow_step, min(self.config.follow_step, step))
             return
         agreed = previous is not None and previous.confidence >= self.config.min_confidence
-        if not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005:  # type: ignore[union-attr]
+        # The first lock takes one sure estimate: nothing is vouched for until the echo is seen to go away.
+        sure_first = self.lag is None and estimate.confidence >= self.config.moved_confidence
+        if not sure_first and (not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005):  # type: ignore[union-attr]
             if self.lag is not None and self.converged and estimate.confidence >= self.config.moved_confidence:
                 # The echo moved (another stream opened on the device, a Bluetooth link's buffer grew): what is
                 # aligned to the old lag leaks. Stop vouching now and look again soon; the next estimate agreeing
