@@ -299,9 +299,7 @@ class EchoCanceller:
             self.lag += max(-self.config.follow_step, min(self.config.follow_step, step))
             return
         agreed = previous is not None and previous.confidence >= self.config.min_confidence
-        # The first lock takes one sure estimate: nothing is vouched for until the echo is seen to go away.
-        sure_first = self.lag is None and estimate.confidence >= self.config.moved_confidence
-        if not sure_first and (not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005):  # type: ignore[union-attr]
+        if not agreed or abs(previous.lag - estimate.lag) > RATE * 0.005:  # type: ignore[union-attr]
             if self.lag is not None and self.converged and estimate.confidence >= self.config.moved_confidence:
                 # The echo moved (another stream opened on the device, a Bluetooth link's buffer grew): what is
                 # aligned to the old lag leaks. Stop vouching now and look again soon; the next estimate agreeing

@@ -287,15 +287,3 @@ def test_a_moved_echo_path_stops_the_vouching_at_once_and_is_taken_on_confirmati
     tail = slice(len(out) - 3 * RATE, len(out))
     assert energy_db(mic[tail]) - energy_db(out[tail]) > 20, "cancelling again after the move"
 
-
-def test_the_first_lock_takes_one_sure_estimate_and_a_doubtful_one_waits_for_another() -> None:
-    """Convergence within a second at 120 ms of echo delay: the first lag is taken from one sure estimate (the
-    canceller still vouches for nothing until the echo is seen to go away); a doubtful one needs a second agreeing."""
-    sure = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
-    sure._accept(LagEstimate(3000, 1.0))
-    assert sure.lag == 3000 and not sure.active
-    doubtful = EchoCanceller(WebRtcBackend(), estimate_off_loop=False)
-    doubtful._accept(LagEstimate(3000, 0.4))
-    assert doubtful.lag is None
-    doubtful._accept(LagEstimate(3040, 0.4))
-    assert doubtful.lag == 3040, "two agreeing (within 5 ms) lock"
