@@ -5,6 +5,11 @@ Every interruption, whatever triggered it (Stop, the talk key or button, local v
 speech_started), ends in the session's one interrupt path, which calls back into `_silence` to stop the
 speaker *before* reading how much was heard: audio already handed to the sound card is heard too, so the
 truncation position is the player's final count, not the clock at the moment of the click.
+
+Why one module of this size: it is the composition point of the running app — bringing audio, the connection and
+the offline engine up and down in order, turning the session's effects into signals, and the user's actions into
+session calls. What has a life of its own lives elsewhere and is only wired here: the microphone's routing
+(mic_router), tools and MCP (tools_service), timers (timer_alerts), the desktop (desktop_bridge), wording.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.app.backend import Backend, choose_backend
 from desktop.app.desktop_bridge import app_registry
+from desktop.app.mic_router import MicRouter
 from desktop.app.options import Options
 from desktop.app.secrets import KeyStore
 from desktop.app.settings import SettingsStore
@@ -30,7 +36,6 @@ from desktop.app.tools_service import ToolsService
 from desktop.app.wording import LINK_STATES, error_advice
 
 if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the tools are optional or slow)
-    from desktop.audio.barge_in import BargeInDetector
     from desktop.audio.capture import CaptureStatus
     from desktop.audio.echo_guard import EchoGuard
     from desktop.audio.engine import AudioEngine
@@ -42,9 +47,6 @@ if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the to
     from desktop.engine.launcher import EngineProcess
 
 log = logging.getLogger(__name__)
-
-NOT_SILENT = 1 << 62  # _silent_from while the server hears the microphone itself
-
 
 @dataclass
 class InterruptRecord:
@@ -90,14 +92,12 @@ class Controller(QObject):
         self._mode = "server_vad" if options.hands_free else str(self.settings.get("turn_mode"))
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unlisten: list[Callable[[], None]] = []
-        self._pump_position = 0  # 24 kHz sample index the mic pump has handed to the session
-        self._silent_from = NOT_SILENT  # sample index where the server began hearing silence (the echo gate)
         self._talk_held = False
         self._pending_trigger: str | None = None
-        self._detector: BargeInDetector | None = None  # hands-free: the user talking over the assistant
         self._guard: EchoGuard | None = None
         self._standby: Standby | None = None  # once audio is open
-        self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (see _pump_mic)
+        self.mic = MicRouter(self)
+        self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (MicRouter.pump)
         self.timers = TimerAlerts(lambda: self.audio.playback if self.audio is not None else None, parent=self)
         self.tools = ToolsService(Path(self.settings.file_name()).parent, registry=app_registry(self.timers.book),
                                   mcp_config=options.mcp_config, parent=self)
@@ -164,8 +164,7 @@ class Controller(QObject):
                 await close()
             except Exception:
                 log.exception("closing the %s failed", name)
-        if self._detector is not None:
-            self._detector.close()
+        self.mic.close()
         self.status_changed.emit("stopped")
 
     # ------------------------------------------------------------------------------------------ audio
@@ -200,14 +199,14 @@ class Controller(QObject):
         log.info("audio: input %r, output %r", engine.capture.device_name, engine.playback.device_name)
         for notice in engine.notices:
             self.notice.emit(notice)
-        self._guard = guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
+        self._guard = self.mic.guard = guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
         self._unlisten += [
             engine.playback.add_pcm_listener(self.assistant_samples.emit),
             engine.playback.add_level_listener(lambda lv: guard.note_playback(lv.time, lv.rms)),
             engine.playback.add_event_listener(self._on_playback_event),
             engine.capture.add_status_listener(self._on_capture_status), attach_canceller(engine, guard)]
         self.talk_availability.emit(True, "")
-        self._pump = self.spawn(self._pump_mic(engine))
+        self._pump = self.spawn(self.mic.pump(engine))
         self._standby = Standby(engine, float(s.get("audio_rest_s")), self._mic_needed)
         self._standby.activity()
 
@@ -247,7 +246,7 @@ class Controller(QObject):
             self._audio_problem(str(exc), "Connect a microphone and speaker, then Rescan again.")
             return
         if self._pump is None or self._pump.done():  # closing the old stream ended the pump's tap
-            self._pump = self.spawn(self._pump_mic(self.audio))
+            self._pump = self.spawn(self.mic.pump(self.audio))
         if self._standby is not None:
             self._standby.activity()
         self.talk_availability.emit(True, "")
@@ -266,43 +265,6 @@ class Controller(QObject):
             self.driver.playback_finished(event.item_id)
         elif event.kind == "lost":
             self.error.emit(event.message, "Choose another output device in Settings → Audio.")
-
-    async def _pump_mic(self, audio: AudioEngine) -> None:
-        """Hands every microphone chunk to the session (which sends it only while a turn is open) and, in
-        hands-free mode, to the local voice detector that lets the user cut the assistant off."""
-        tap = audio.capture.open_tap(preroll=False)
-        try:
-            async for chunk in tap:
-                live = self._talk_held or self.hands_free
-                if live:
-                    self.mic_samples.emit(chunk.pcm)
-                if self.hands_free and self._detector is not None:
-                    user = await self._detector.user_speaks(chunk, lambda: self.turn_state in ("speaking", "thinking"))
-                    if user and self.barge_in("local_vad"):
-                        self._send_preroll(before=chunk.index)
-                self._pump_position = chunk.index + len(chunk.pcm)
-                if self.driver is not None and live:  # a closed turn would drop it anyway: skip the copy
-                    gated = self._echo_gated()
-                    self.driver.audio(bytes(len(chunk.pcm) * 2) if gated else chunk.data)
-                    self._silent_from = min(self._silent_from, chunk.index) if gated else NOT_SILENT
-        finally:
-            tap.close()
-
-    def _echo_gated(self) -> bool:
-        """Hands-free on loudspeakers with no active echo canceller: while the assistant speaks (or a timer chimes) the
-        server hears silence (it would take the echo for the user) until the local guard hears the user speak."""
-        return (self.hands_free and self._guard is not None and self._guard.gating
-                and (self.turn_state == "speaking" or self.timers.chiming))
-
-    def _send_preroll(self, before: int) -> None:
-        """After a local barge-in, the server gets the real audio of the last few hundred ms it heard as silence,
-        so the first words of the interruption are not lost; audio it already heard (while the model was
-        thinking) is not sent again."""
-        if self.driver is None or self.audio is None:
-            return
-        for chunk in self.audio.capture.preroll():
-            if self._silent_from <= chunk.index < before:
-                self.driver.audio(chunk.data, preroll=True)
 
     # ------------------------------------------------------------------------------------------ connection
 
@@ -358,7 +320,7 @@ class Controller(QObject):
             stop_playback=self._silence,
             retry_first=True, pricing=pricing(backend.kind),
         )
-        self._prepare_vad()
+        self.mic.prepare_detector()
         try:
             await self.driver.connect()
         except RealtimeError as exc:
@@ -385,16 +347,6 @@ class Controller(QObject):
         self.connection_changed.emit("error", "Offline engine unavailable")
         self.error.emit(message, "Add an OpenAI API key in Settings → Connection, or install the offline "
                         "extra: pip install 'parley[offline]'.")
-
-    def _prepare_vad(self) -> None:
-        if not self.hands_free or self._detector is not None or self._guard is None:
-            return
-        try:
-            from desktop.audio.barge_in import BargeInDetector
-
-            self._detector = BargeInDetector(self._guard)
-        except Exception as exc:  # the server's detection still works without it
-            log.warning("local voice detection unavailable: %s", exc)
 
     async def apply_settings(self) -> None:
         """After the settings dialog: reconnect when where or how to connect changed, else update live."""
@@ -497,6 +449,10 @@ class Controller(QObject):
     def turn_mode(self) -> str:
         return self._mode
 
+    @property
+    def talk_held(self) -> bool:
+        return self._talk_held
+
     def barge_in(self, trigger: str) -> bool:
         """Local triggers (local voice detection, the talk key while hands-free): stop the reply now.
         True when something was interrupted."""
@@ -516,10 +472,7 @@ class Controller(QObject):
         self._pending_trigger = "talk"
         self.driver.press()
         self._pending_trigger = None
-        if not self.hands_free and self.audio is not None:
-            for chunk in self.audio.capture.preroll():
-                if chunk.index < self._pump_position:  # already pumped while the turn was closed
-                    self.driver.audio(chunk.data, preroll=True)
+        self.mic.send_press_preroll()
 
     def release_talk(self) -> None:
         self._talk_held = False
@@ -553,7 +506,7 @@ class Controller(QObject):
         self.settings.set("turn_mode", mode)
         self.wake_audio()
         self._update_session()
-        self._prepare_vad()
+        self.mic.prepare_detector()
         self.mode_changed.emit(mode)
 
     def _update_session(self) -> None:  # a live session.update (turn mode, offered tools)

@@ -280,14 +280,14 @@ def test_a_local_barge_in_sends_the_users_words_exactly_once(
                 await until(lambda: app.controller.turn_state == "thinking", what="thinking")
             else:
                 await reply_playing(app, realtime_server, steady_reply())
-            start, pumped_from = len(realtime_server.received), app.controller._pump_position
+            start, pumped_from = len(realtime_server.received), app.controller.mic.position
             playing = pulse.play_into_mic(speech_wav(USER_SPEECH))
             # Only the local detector can cancel here: the server's own detection is off.
             await realtime_server.async_wait_for("response.cancel", timeout=20)
             await asyncio.to_thread(playing.wait)
-            ended = app.controller._pump_position
-            await until(lambda: app.controller._pump_position >= ended + SAMPLE_RATE // 2, what="the mic after it")
-            pumped = app.controller._pump_position - pumped_from
+            ended = app.controller.mic.position
+            await until(lambda: app.controller.mic.position >= ended + SAMPLE_RATE // 2, what="the mic after it")
+            pumped = app.controller.mic.position - pumped_from
             await until(lambda: sum(len(c) for c in appended_since(realtime_server, start)) // 2 >= pumped - 6000,
                         what="the audio reaching the server")
             return appended_since(realtime_server, start)

@@ -87,12 +87,12 @@ def test_mute_drops_presses_says_why_and_pauses_hands_free(window: MainWindow, q
     assert tray.icon.toolTip().endswith("(microphone muted)")
     assert controller.turn_mode() == "push_to_talk", "hands-free stops listening while muted"
     window.talk_button.pressed.emit()
-    assert notices == [MUTED_NOTICE] and not controller._talk_held
+    assert notices == [MUTED_NOTICE] and not controller.talk_held
     window.talk_button.released.emit()
     tray.mute_action.trigger()
     assert not window.shell.mute.muted and controller.turn_mode() == "semantic_vad"
     window.talk_button.pressed.emit()
-    assert controller._talk_held and notices == [MUTED_NOTICE]
+    assert controller.talk_held and notices == [MUTED_NOTICE]
     window.talk_button.released.emit()
 
 
