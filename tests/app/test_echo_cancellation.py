@@ -20,6 +20,7 @@ from desktop.audio.capture import AudioChunk
 from desktop.core.config import SAMPLE_RATE
 from tests.app.test_interruption import USER_SPEECH, reply_playing
 from tests.support.app_harness import TEST_KEY, App, start_app, stop_app, until
+from tests.support.live_server import LiveTestServer, pcm_rms
 from tests.support.pulse import PulseServer
 from tests.support.realtime_server import RealtimeTestServer
 from tests.support.sounds import read_wav, rms, speech_wav
@@ -154,6 +155,62 @@ def test_user_interrupts_a_loud_echo_and_the_server_hears_the_user(delay_ms: int
             assert rms(sent[: len(user)]) > 0.3 * rms(user), "the user's words did not reach the server"
         finally:
             await stop_app(app)
+
+    try:
+        qloop.run(scenario())
+    finally:
+        pulse.unload(module)
+
+
+def test_gpt_live_hears_the_user_and_not_its_own_voice(qloop: asyncio.Runner, pulse: PulseServer,
+                                                       live_server: LiveTestServer, tmp_path: Path) -> None:
+    """GPT-Live listens all the time and decides itself when to yield, so on loudspeakers it must get the cleaned
+    microphone or it would hear its own voice as the user's. While it speaks what it receives holds the echo at
+    least 20 dB down; the user's words 2 s into a reply stop it and reach the model."""
+    module = loop_speaker_into_mic(pulse, 0, 30)
+    user, _ = read_wav(speech_wav(USER_SPEECH))
+
+    async def scenario() -> None:
+        app = await start_app(live_server.url, tmp_path, hands_free=True, model="gpt-live-1.1")
+        try:
+            guard = app.controller._guard
+            canceller = guard.canceller if guard is not None else None
+            assert canceller is not None, "the canceller is on by default on loudspeakers"
+            raw = RawMicLevel(app)
+            heard: list[float] = []
+            for text in (LONG_REPLY, SHORT_REPLY):  # the first reply aligns the canceller, the second is all clean
+                active_before = canceller.active
+                said = live_server.say(text, pcm=speech_bytes(text), pace=3.0)
+                await until(lambda: app.controller.turn_state == "speaking", what="reply playing")
+                start = len(live_server.received_audio())
+                await until(lambda: app.controller.turn_state == "idle", within=30, what="reply played out")
+                await asyncio.wrap_future(said)
+                heard.append(pcm_rms(live_server.received_audio()[start:]))
+            assert active_before, "the canceller vouched for the microphone from the second reply's start"
+            assert raw.rms > 1500, "no echo reached the microphone: the test proves nothing"
+            assert max(heard) < raw.rms / 10, (heard, raw.rms)  # >= 20 dB of echo gone from what the model hears
+            assert app.controller.interrupts == []
+            assert "session.instructions.append" not in live_server.received_types()
+
+            played: list[int] = []
+            app.controller.assistant_samples.connect(lambda pcm: played.append(len(pcm)))
+            said = live_server.say(LONG_REPLY, pcm=speech_bytes(LONG_REPLY), pace=3.0)
+            await until(lambda: sum(played) >= 2 * SAMPLE_RATE, what="2 s of the reply heard")
+            start = len(live_server.received_audio())
+            playing = pulse.play_into_mic(speech_wav(USER_SPEECH))
+            await until(lambda: bool(app.controller.interrupts), within=10, what="the user's interruption")
+            assert app.controller.interrupts[0].trigger == "local_vad"
+            await until(lambda: "session.instructions.append" in live_server.received_types(), what="stop told")
+            stop = next(e for e in live_server.received if e["type"] == "session.instructions.append")
+            assert "Stop speaking" in stop["content"]
+            await asyncio.to_thread(playing.wait, 20)
+            await asyncio.wrap_future(said)
+            await until(lambda: len(live_server.received_audio()) - start >= 2 * len(user), what="the words sent")
+            sent = np.frombuffer(live_server.received_audio()[start:], dtype="<i2")
+            assert rms(sent[: len(user)]) > 0.3 * rms(user), "the user's words did not reach the model"
+        finally:
+            await stop_app(app)
+        assert live_server.violations == []
 
     try:
         qloop.run(scenario())

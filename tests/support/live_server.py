@@ -97,10 +97,11 @@ class LiveTestServer:
     def send(self, event: dict[str, Any]) -> concurrent.futures.Future[Any]:
         return self._call(self._broadcast(event))
 
-    def say(self, text: str, seconds: float = 1.5, *, pace: float = 4.0) -> concurrent.futures.Future[Any]:
-        """The model speaks `text`: its words arrive ahead of its audio, audio in 100 ms deltas at `pace` x
-        real time."""
-        return self._call(self._say(text, spoken_tone(seconds), pace))
+    def say(self, text: str, seconds: float = 1.5, *, pace: float = 4.0,
+            pcm: bytes | None = None) -> concurrent.futures.Future[Any]:
+        """The model speaks `text`: its words arrive ahead of its audio, audio (`pcm`, else a speech-like tone of
+        `seconds`) in 100 ms deltas at `pace` x real time."""
+        return self._call(self._say(text, spoken_tone(seconds) if pcm is None else pcm, pace))
 
     def call_tool(self, name: str, arguments: dict[str, Any], call_id: str = "call_1",
                   response_id: str = "resp_1") -> concurrent.futures.Future[Any]:
