@@ -138,6 +138,8 @@ def test_always_allow_by_mnemonic_persists_across_a_new_service(with_window: Cal
         press(Qt.Key.Key_W, Qt.KeyboardModifier.AltModifier)
         await until(lambda: app.outputs() == ["saved"], what="first call answered")
         await until(lambda: (tmp_path / "tools.json").exists(), what="choice saved")
+        # The answer the call's result asks for comes first: scripted any sooner, the second call would go to it.
+        await until(lambda: [e["type"] for e in app.server.sent].count("response.done") == 2, what="follow-up")
         fresh = ToolsService(tmp_path, registry=app.controller.tools.registry)
         await fresh.start()
         [source] = [s for s in fresh.catalogue() if s.name == "notes"]
