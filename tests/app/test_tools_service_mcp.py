@@ -172,7 +172,10 @@ def test_list_changed_updates_the_session_live(with_app: Callable[..., None], re
         realtime_server.script_response(function_calls=[("grow", "{}")])
         app.controller.send_text("Grow a tool")
         await until(lambda: "extra_tool" in app.offered(), within=WITHIN, what="session.update with the new tool")
-        assert app.outputs() == ["grown"]
+        await until(lambda: app.outputs() == ["grown"], within=WITHIN, what="the call answered")  # it may come after
+        # The answer the call's result asks for comes first: scripted any sooner, the next call would go to it.
+        await until(lambda: [e["type"] for e in realtime_server.sent].count("response.done") == 2, within=WITHIN,
+                    what="the follow-up answered")
         realtime_server.script_response(function_calls=[("extra_tool", "{}")])
         app.controller.send_text("Use it")
         await until(lambda: len(app.outputs()) == 2, within=WITHIN, what="the new tool answered")
