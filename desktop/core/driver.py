@@ -11,6 +11,9 @@ retried with a capped backoff, without a limit, and the window is told when the 
 Sessions have a maximum length on the server; before `session_cap_s` the driver opens a fresh connection at the
 first moment between turns, configures it and replays the text history, then closes the old one: the
 conversation goes on and the window does not flicker.
+
+Why one module of this size: opening, recovering, recycling and closing the link all swap or end the one
+connection the receive loop reads and the session's events go out on; apart, each would reach into the other.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 EffectCallback = Callable[[Effect], None]
 FunctionHandler = Callable[[FunctionCallRequested], Awaitable[str]]  # the call (id, name, JSON arguments) -> output
 
+LIVE_CLOSE_WAIT_S = 2.0  # closing: how long GPT-Live's session.closed may take before the socket closes anyway
 SESSION_CAP_S = 60 * 60.0  # the server closes a session after 60 minutes (close 1001)
 RECYCLE_MARGIN_S = 5 * 60.0  # recycle between turns from 55 minutes on
 ALIVE_TIMEOUT_S = 3.0  # after a network change or a resume: how long a ping may take before the link is replaced
@@ -95,13 +99,16 @@ class RealtimeDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
+        self._sealed = False  # closing: nothing more goes out (GPT-Live: nothing after session.close)
+        self._finalised = asyncio.Event()  # GPT-Live's session.closed arrived, or the link ended
 
     # ------------------------------------------------------------------------------ lifecycle
 
     async def connect(self) -> None:
         """Opens the first connection. Raises the typed error (and reports it as an effect) if that fails,
         unless `retry_first` is set and retrying can help: then it returns with the retries under way."""
-        self._closing = False
+        self._closing = self._sealed = False
+        self._finalised.clear()
         first_error: RealtimeError | None = None
         try:
             await self._open()
@@ -116,12 +123,17 @@ class RealtimeDriver:
         self._spawn(self._ticker())
 
     async def close(self) -> None:
-        """Clean close: queued events go out, the socket closes with 1000, every task ends."""
-        self._closing = True
+        """Clean close: queued events go out and nothing after them; GPT-Live gets session.close and a moment
+        for its session.closed (only that finalises the session; closing the socket first would read as a lost
+        connection); the socket closes with 1000, every task ends."""
+        self._flush()
+        self._closing = self._sealed = True
         self._wake.set()
         if self._connection is not None:
             if isinstance(self.session, LiveSession) and self._connection.is_open:
-                self._connection.send_nowait(self.session.close_event())  # finalises the Live session
+                self._connection.send_nowait(self.session.close_event())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._finalised.wait(), LIVE_CLOSE_WAIT_S)
             await self._connection.close()
         tasks = [*self._tasks, *([self._runner] if self._runner else [])]
         for task in tasks:
@@ -161,6 +173,12 @@ class RealtimeDriver:
         self._flush()
 
     async def _run(self, error: RealtimeError | None = None) -> None:
+        try:
+            await self._receive(error)
+        finally:
+            self._finalised.set()  # the link is over: nothing more to wait for
+
+    async def _receive(self, error: RealtimeError | None) -> None:
         while not self._closing:
             if error is not None:
                 if not await self._recover(error):
@@ -174,6 +192,8 @@ class RealtimeDriver:
                         break  # replaced by a recycled session: the new one is read next
                     self.session.receive(raw)
                     self._flush()
+                    if isinstance(self.session, LiveSession) and self.session.finalised:
+                        self._finalised.set()
             except Exception as raised:
                 if self._closing:
                     return
@@ -360,7 +380,7 @@ class RealtimeDriver:
     def _flush(self) -> None:
         outgoing = self.session.take_outgoing()
         connection = self._connection
-        if outgoing and connection is not None and connection.is_open:
+        if outgoing and connection is not None and connection.is_open and not self._sealed:
             try:
                 for event in outgoing:
                     connection.send_nowait(event)

@@ -114,6 +114,7 @@ class LiveSession(Outbox):
         self.seconds = 0.0
         self._connected = False
         self._started = False
+        self.finalised = False  # the server's session.closed came: only that proves the session was finalised
         self._muted: bool | None = None  # what the server was last told
         self._pressed = False
         self._sent_samples = 0
@@ -385,6 +386,7 @@ class LiveSession(Outbox):
             log.info("live info %s: %s", event.get("code"), event.get("message"))
         elif kind == "session.closed":
             log.info("live session closed: %s", event.get("reason"))
+            self.finalised = True
             if "usage" in event:
                 self._usage(float(event["usage"]["seconds"]))
         else:  # acknowledgements (…appended, muted, unmuted, session.updated) and newer events

@@ -184,6 +184,24 @@ def connection(server: LiveTestServer) -> ConnectionConfig:
                             protocol="live")
 
 
+def test_close_waits_for_session_closed_and_sends_nothing_after_session_close(server: LiveTestServer) -> None:
+    server.close_delay_s = 0.3  # finalising takes the server a moment
+
+    async def main() -> None:
+        driver = RealtimeDriver(connection(server), SessionConfig(model="gpt-live-1.1"), on_effect=Recorder(),
+                                tick_s=0.01)
+        await driver.connect()
+        await until(lambda: driver.session.state is TurnState.IDLE)
+        closing = asyncio.create_task(driver.close())
+        await asyncio.sleep(0)  # session.close is on its way
+        driver.audio(b"\x00\x10" * 480)  # a microphone chunk arriving meanwhile (and the ticker pads silence)
+        await closing
+        assert isinstance(driver.session, LiveSession) and driver.session.finalised
+        assert server.received_types()[-1] == "session.close"  # the fixture fails on anything sent after it
+
+    asyncio.run(main())
+
+
 def test_a_full_duplex_turn_with_a_delegated_tool_call(server: LiveTestServer) -> None:
     async def main() -> None:
         recorder = Recorder()

@@ -51,6 +51,7 @@ class LiveTestServer:
         self.port = 0
         self.connections = 0
         self.muted: bool = False  # the last mute state the client asked for
+        self.close_delay_s = 0.0  # how long session.closed takes after session.close (finalising the session)
 
     # ------------------------------------------------------------------------------ thread-safe API
 
@@ -193,6 +194,8 @@ class LiveTestServer:
                 problems = live_client_event_problems(event)
                 if event.get("type") != "session.start" and not conn.started:
                     problems.append(f"{event.get('type')}: sent before session.started")
+                if conn.closing:
+                    problems.append(f"{event.get('type')}: sent after session.close")
                 with self._lock:
                     self._received.append(event)
                     self._violations.extend(f"client sent {p}" for p in problems)
@@ -225,9 +228,15 @@ class LiveTestServer:
         elif kind == "session.instructions.append":
             await self._emit(conn, {"type": "session.instructions.appended", **ack, "start_ms": 0, "end_ms": 0})
         elif kind == "session.close":
-            await self._emit(conn, {"type": "session.closed", **ack, "reason": "close_requested",
-                                    "usage": {"seconds": conn.seconds()}, "session": conn.resource()})
-            await conn.ws.close()
+            conn.closing = True  # anything the client sends from now on is a violation: keep reading
+
+            async def finalise() -> None:
+                await asyncio.sleep(self.close_delay_s)
+                await self._emit(conn, {"type": "session.closed", **ack, "reason": "close_requested",
+                                        "usage": {"seconds": conn.seconds()}, "session": conn.resource()})
+                await conn.ws.close()
+
+            conn.finalising = asyncio.create_task(finalise())
         elif kind == "session.update":
             await self._emit(conn, {"type": "session.updated", **ack, "session": conn.resource()})
 
@@ -251,6 +260,8 @@ class _LiveConn:
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
         self.started = False
+        self.closing = False
+        self.finalising: asyncio.Task[None] | None = None
         self.started_at = 0.0
         self.config: dict[str, Any] = {}
         self.audio_bytes = 0
