@@ -88,8 +88,13 @@ async def reply_playing(app: App, server: RealtimeTestServer, audio: bytes, hear
                              f"client sent {server.received_types()[-6:]}, "
                              f"server sent {[e['type'] for e in server.sent[-40:]]}") from exc
     item = await _current_item(server)
-    await until(lambda: app.controller._played_samples(item) >= heard_ms * SAMPLE_RATE / 1000,
-                what=f"{heard_ms} ms heard")
+    try:
+        await until(lambda: app.controller._played_samples(item) >= heard_ms * SAMPLE_RATE / 1000,
+                    what=f"{heard_ms} ms heard")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {app.controller._played_samples(item)} samples played, interrupted by "
+                             f"{[r.trigger for r in app.controller.interrupts]}, states "
+                             f"{app.recorder.turn_states[-6:]}") from exc
 
 
 async def _current_item(server: RealtimeTestServer) -> str:
