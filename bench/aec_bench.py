@@ -328,7 +328,7 @@ async def app_rows(pulse: PulseServer, replies: int, trials: int) -> None:
         cpu_on = 100 * (cpu_seconds() - cpu) / (time.monotonic() - wall)
         false = len(app.controller.interrupts) - before
         print(f"| false interruptions over echo-only replies (0 dB, 30 ms, whole app) | {false} of {replies} | "
-              f"canceller lag {(app.controller._guard.canceller.lag or 0) / 24:.0f} ms | goal 0 |", flush=True)
+              f"canceller lag {(app.controller.mic.guard.canceller.lag or 0) / 24:.0f} ms | goal 0 |", flush=True)
         onset: list[float] = []
         app.controller.mic_samples.connect(
             lambda pcm: onset.append(time.monotonic())

@@ -37,7 +37,6 @@ from desktop.app.wording import LINK_STATES, error_advice
 
 if TYPE_CHECKING:  # the collaborators load lazily (audio, the engine and the tools are optional or slow)
     from desktop.audio.capture import CaptureStatus
-    from desktop.audio.echo_guard import EchoGuard
     from desktop.audio.engine import AudioEngine
     from desktop.audio.playback import PlaybackEvent
     from desktop.audio.standby import Standby
@@ -94,7 +93,6 @@ class Controller(QObject):
         self._unlisten: list[Callable[[], None]] = []
         self._talk_held = False
         self._pending_trigger: str | None = None
-        self._guard: EchoGuard | None = None
         self._standby: Standby | None = None  # once audio is open
         self.mic = MicRouter(self)
         self._pump: asyncio.Task[Any] | None = None  # hands microphone chunks on (MicRouter.pump)
@@ -199,7 +197,7 @@ class Controller(QObject):
         log.info("audio: input %r, output %r", engine.capture.device_name, engine.playback.device_name)
         for notice in engine.notices:
             self.notice.emit(notice)
-        self._guard = self.mic.guard = guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
+        self.mic.guard = guard = EchoGuard(EchoGuardConfig(enabled=not bool(s.get("headphones"))))
         self._unlisten += [
             engine.playback.add_pcm_listener(self.assistant_samples.emit),
             engine.playback.add_level_listener(lambda lv: guard.note_playback(lv.time, lv.rms)),
@@ -356,8 +354,8 @@ class Controller(QObject):
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
-        if self._guard is not None:
-            self._guard.set_enabled(not bool(self.settings.get("headphones")))
+        if self.mic.guard is not None:
+            self.mic.guard.set_enabled(not bool(self.settings.get("headphones")))
         if self._standby is not None:
             self._standby.rest_after_s = float(self.settings.get("audio_rest_s"))
             self._standby.wake_mic()

@@ -99,7 +99,6 @@ class RealtimeDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
-        self._sealed = False  # closing: nothing more goes out (GPT-Live: nothing after session.close)
         self._finalised = asyncio.Event()  # GPT-Live's session.closed arrived, or the link ended
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -107,7 +106,7 @@ class RealtimeDriver:
     async def connect(self) -> None:
         """Opens the first connection. Raises the typed error (and reports it as an effect) if that fails,
         unless `retry_first` is set and retrying can help: then it returns with the retries under way."""
-        self._closing = self._sealed = False
+        self._closing = False
         self._finalised.clear()
         first_error: RealtimeError | None = None
         try:
@@ -127,7 +126,7 @@ class RealtimeDriver:
         for its session.closed (only that finalises the session; closing the socket first would read as a lost
         connection); the socket closes with 1000, every task ends."""
         self._flush()
-        self._closing = self._sealed = True
+        self._closing = True  # from here nothing more goes out (GPT-Live: nothing after session.close)
         self._wake.set()
         if self._connection is not None:
             if isinstance(self.session, LiveSession) and self._connection.is_open:
@@ -192,7 +191,7 @@ class RealtimeDriver:
                         break  # replaced by a recycled session: the new one is read next
                     self.session.receive(raw)
                     self._flush()
-                    if isinstance(self.session, LiveSession) and self.session.finalised:
+                    if self._closing and isinstance(self.session, LiveSession) and self.session.finalised:
                         self._finalised.set()
             except Exception as raised:
                 if self._closing:
@@ -380,7 +379,7 @@ class RealtimeDriver:
     def _flush(self) -> None:
         outgoing = self.session.take_outgoing()
         connection = self._connection
-        if outgoing and connection is not None and connection.is_open and not self._sealed:
+        if outgoing and connection is not None and connection.is_open and not self._closing:
             try:
                 for event in outgoing:
                     connection.send_nowait(event)

@@ -20,7 +20,7 @@ from desktop.audio.capture import AudioChunk
 from desktop.core.config import SAMPLE_RATE
 from tests.app.test_interruption import USER_SPEECH, reply_playing
 from tests.support.app_harness import TEST_KEY, App, start_app, stop_app, until
-from tests.support.live_server import LiveTestServer, pcm_rms
+from tests.support.live_server import LiveTestServer
 from tests.support.pulse import PulseServer
 from tests.support.realtime_server import RealtimeTestServer
 from tests.support.sounds import read_wav, rms, speech_wav
@@ -101,7 +101,7 @@ def test_echo_only_replies_never_interrupt(gain_db: float, delay_ms: int, replie
     async def scenario() -> None:
         app = await start_app(realtime_server.url, tmp_path, hands_free=True)
         try:
-            guard = app.controller._guard
+            guard = app.controller.mic.guard
             assert guard.canceller is not None, "the canceller is on by default on loudspeakers"
             raw = RawMicLevel(app)
             for n in range(replies):
@@ -139,7 +139,7 @@ def test_user_interrupts_a_loud_echo_and_the_server_hears_the_user(delay_ms: int
         app = await start_app(realtime_server.url, tmp_path, hands_free=True)
         try:
             await reply_playing(app, realtime_server, speech_bytes(LONG_REPLY), heard_ms=2000)
-            canceller = app.controller._guard.canceller
+            canceller = app.controller.mic.guard.canceller
             await until(lambda: canceller.active, within=5, what="the canceller converged")
             sent_before = len(sent_audio(realtime_server))
             pulse.play_into_mic(speech_wav(USER_SPEECH))
@@ -179,7 +179,7 @@ def test_gpt_live_hears_the_user_and_not_its_own_voice(qloop: asyncio.Runner, pu
     async def scenario() -> None:
         app = await start_app(live_server.url, tmp_path, hands_free=True, model="gpt-live-1.1")
         try:
-            guard = app.controller._guard
+            guard = app.controller.mic.guard
             canceller = guard.canceller if guard is not None else None
             assert canceller is not None, "the canceller is on by default on loudspeakers"
             raw = RawMicLevel(app)
@@ -191,7 +191,7 @@ def test_gpt_live_hears_the_user_and_not_its_own_voice(qloop: asyncio.Runner, pu
                 start = len(live_server.received_audio())
                 await until(lambda: app.controller.turn_state == "idle", within=30, what="reply played out")
                 await asyncio.wrap_future(said)
-                heard.append(pcm_rms(live_server.received_audio()[start:]))
+                heard.append(rms(np.frombuffer(live_server.received_audio()[start:], dtype="<i2")))
             assert active_before, "the canceller vouched for the microphone from the second reply's start"
             assert raw.rms > 1500, "no echo reached the microphone: the test proves nothing"
             assert max(heard) < raw.rms / 10, (heard, raw.rms)  # >= 20 dB of echo gone from what the model hears
