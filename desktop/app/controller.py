@@ -291,7 +291,7 @@ class Controller(QObject):
         from desktop.core.models import pricing
 
         settings = dict(self.settings.items())
-        self.backend = backend = choose_backend(settings, self.keys.load(), self.options.url)
+        self.backend = backend = choose_backend(settings, await self.keys.aload(), self.options.url)
         self.connection_changed.emit("connecting", "Connecting…")
         url = backend.url
         if backend.kind == "offline":

@@ -7,6 +7,7 @@ do not say what to do.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass
@@ -66,10 +67,15 @@ class KeyStore:
             return KeySource(self._session_key, "session")
         try:
             stored = keyring.get_password(SERVICE, USERNAME)
-        except keyring.errors.KeyringError as exc:
+        except Exception as exc:  # not only KeyringError: a Secret Service whose bus drops mid-call raises OSError
             log.warning("keyring unavailable while reading the API key: %s", type(exc).__name__)
             return KeySource(None, "none")
         return KeySource(stored, "keyring") if stored else KeySource(None, "none")
+
+    async def aload(self) -> KeySource:
+        """`load()` off the event loop: a Secret Service may wait on an unlock prompt for as long as the user
+        takes (28 s were seen), and the window must keep drawing meanwhile."""
+        return await asyncio.to_thread(self.load)
 
     def save(self, key: str) -> None:
         """Stores the key in the keyring; raises KeyStoreUnavailable (with advice) if that cannot be done."""

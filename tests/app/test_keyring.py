@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import subprocess
+from pathlib import Path
 
 import keyring
 import pytest
@@ -49,3 +52,35 @@ def test_no_backend_gives_advice_and_session_key_works(monkeypatch: pytest.Monke
     assert store.load().origin == "none"
     store.use_for_session(FAKE_KEY)
     assert store.load() == secrets.KeySource(FAKE_KEY, "session")
+
+
+def test_a_stalled_secret_service_holds_neither_the_event_loop_nor_the_app(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Secret Service that does not answer (waiting on an unlock prompt) and then goes away: the loop keeps
+    running meanwhile, and the read ends as "no key" rather than an error."""
+    from keyring.backends import SecretService
+
+    path = tmp_path / "bus"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={path}")
+    monkeypatch.delenv(secrets.ENV_VAR, raising=False)
+    monkeypatch.setattr(keyring.core, "_keyring_backend", SecretService.Keyring())
+
+    async def main() -> None:
+        reading = asyncio.create_task(KeyStore().aload())
+        bus, _ = await asyncio.to_thread(listener.accept)  # the read reached the bus and waits for an answer
+        ticks = 0
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 5 and not reading.done()
+        bus.close()  # the bus goes away
+        source = await asyncio.wait_for(reading, 10)
+        assert source == secrets.KeySource(None, "none")
+
+    try:
+        asyncio.run(main())
+    finally:
+        listener.close()
