@@ -63,8 +63,8 @@ class MicRouter:
         c = self._c
         if c.driver is None or c.audio is None:
             return
-        for chunk in c.audio.capture.preroll():
-            if self.silent_from <= chunk.index < before:
+        for chunk in c.audio.capture.preroll(before):
+            if self.silent_from <= chunk.index:
                 c.driver.audio(chunk.data, preroll=True)
 
     def send_press_preroll(self) -> None:

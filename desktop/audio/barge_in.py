@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from desktop.audio.capture import AudioChunk
 from desktop.audio.echo_guard import EchoGuard
-from desktop.audio.voice_activity import VoiceActivity
+from desktop.audio.voice_activity import FRAME_16K, VoiceActivity
+
+FRAME_S = FRAME_16K / 16000  # what one of the detector's decisions covers
 
 
 class BargeInDetector:
@@ -32,7 +34,8 @@ class BargeInDetector:
             frames = self._vad.judge()
         if not frames or not interruptible():
             return False
-        return self.guard.is_user(chunk.adc_time, max(f.rms for f in frames), any(f.speech for f in frames))
+        return self.guard.is_user(chunk.adc_time, max(f.rms for f in frames), any(f.speech for f in frames),
+                                  seconds=len(frames) * FRAME_S)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

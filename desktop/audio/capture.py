@@ -64,6 +64,9 @@ class CaptureConfig:
     device: str | int | None = None
     block_ms: float = 40.0  # each block costs a trip through the loop, the detector and the socket: 25 a second
     preroll_ms: float = 300.0
+    # The pre-roll is cut from this much recent audio, ending where the asker says: a busy loop's consumer may
+    # act on a chunk (a barge-in) a few hundred ms after the capture handed it on.
+    history_ms: float = 1000.0
     rate: int | None = None  # force the device-side rate (tests, odd devices); None: 24 kHz if offered
     latency: float | str = "low"
     dead_after_s: float = 1.0  # exact zeros or no callbacks for this long is reported, not treated as silence
@@ -260,13 +263,20 @@ class Capture:
         limit = max(16, round(self.config.tap_limit_s * 1000 / self.config.block_ms))
         tap = CaptureTap(self, limit)
         if preroll:
-            for chunk in self._preroll:
+            for chunk in self.preroll():
                 tap._put(chunk)
         self._taps.add(tap)
         return tap
 
-    def preroll(self) -> list[AudioChunk]:
-        return list(self._preroll)
+    def preroll(self, before: int | None = None) -> list[AudioChunk]:
+        """The chunks covering the last `preroll_ms` before sample index `before` (default: the newest
+        chunk's end), as far as the history still holds them."""
+        if not self._preroll:
+            return []
+        newest = self._preroll[-1]
+        end = newest.index + len(newest.pcm) if before is None else before
+        start = end - round(self.config.preroll_ms * MODEL_RATE / 1000)
+        return [chunk for chunk in self._preroll if chunk.index < end and chunk.index + len(chunk.pcm) > start]
 
     def add_chunk_listener(self, listener: Callable[[AudioChunk], None]) -> Callable[[], None]:
         """Called on the loop for every chunk (e.g. the VAD); returns a function that removes the listener."""
@@ -421,7 +431,7 @@ class Capture:
                 level_listener(level)
 
     def _remember(self, chunk: AudioChunk) -> None:
-        limit = round(self.config.preroll_ms * MODEL_RATE / 1000)
+        limit = round(max(self.config.history_ms, self.config.preroll_ms) * MODEL_RATE / 1000)
         self._preroll.append(chunk)
         self._preroll_samples += len(chunk.pcm)
         while self._preroll and self._preroll_samples - len(self._preroll[0].pcm) >= limit:

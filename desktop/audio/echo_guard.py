@@ -90,11 +90,12 @@ class EchoGuard:
         loudest = max((rms for t, rms in self._playback if start <= t <= end), default=0.0)
         return 0.0 if loudest < self.config.playback_floor else loudest * self._gain
 
-    def is_user(self, adc_time: float, mic_rms: float, speech: bool) -> bool:
-        """True when this mic block is the user speaking (barge-in), False for silence or echo."""
+    def is_user(self, adc_time: float, mic_rms: float, speech: bool, seconds: float = 0.02) -> bool:
+        """True when this mic block (`seconds` long) is the user speaking (barge-in), False for silence or
+        echo."""
         self._follow_canceller()
         if not speech:
-            self._learn(adc_time, mic_rms)
+            self._learn(adc_time, mic_rms, seconds)
             return False
         if not self.config.enabled:
             return True
@@ -103,10 +104,16 @@ class EchoGuard:
             return True
         if mic_rms > echo * self.config.margin:
             return True
-        self._learn(adc_time, mic_rms)  # speech-like but explained by playback: it is the echo, learn from it
+        self._learn(adc_time, mic_rms, seconds)  # speech-like but explained by playback: the echo, learn from it
         return False
 
-    def _learn(self, adc_time: float, mic_rms: float) -> None:
+    @property
+    def warmed_up(self) -> bool:
+        """Enough playback was heard (for the microphone the guard now judges) to trust the learnt gain."""
+        self._follow_canceller()
+        return self._learned_s >= self.config.warmup_s
+
+    def _learn(self, adc_time: float, mic_rms: float, seconds: float) -> None:
         """Estimates the echo path's gain as a high percentile of mic/playback ratios seen while only the assistant
         was talking: the median would let the loud half of the echo through; the maximum would let one
         cough deafen the guard."""
@@ -117,7 +124,7 @@ class EchoGuard:
         if not math.isfinite(observed):
             return
         self._ratios.append(observed)
-        self._learned_s += 0.02
+        self._learned_s += seconds
         ranked = sorted(self._ratios)
         high = ranked[int(0.9 * (len(ranked) - 1))]
         if self._learned_s < self.config.warmup_s:

@@ -285,6 +285,10 @@ def test_a_local_barge_in_sends_the_users_words_exactly_once(
                 await until(lambda: app.controller.turn_state == "thinking", what="thinking")
             else:
                 await reply_playing(app, realtime_server, steady_reply())
+                guard = app.controller.mic.guard
+                assert guard is not None
+                # What is measured is the pre-roll, not how loud the user must be while the guard still learns.
+                await until(lambda: guard.warmed_up, what="the echo guard's warm-up")
             start, pumped_from = len(realtime_server.received), app.controller.mic.position
             playing = pulse.play_into_mic(speech_wav(USER_SPEECH))
             # Only the local detector can cancel here: the server's own detection is off.

@@ -106,6 +106,28 @@ def test_preroll_holds_audio_from_before_the_press(pulse: PulseServer) -> None:
     assert span >= 0.28, "the first pre-roll sample was captured about 300 ms before the press"
 
 
+def test_a_preroll_can_end_at_a_chunk_handed_on_earlier(pulse: PulseServer) -> None:
+    """A consumer acting on a chunk late (a barge-in judged while the loop was busy) still gets the 300 ms before
+    that chunk, not the 300 ms before the newest one."""
+    async def scenario() -> tuple[int, list[tuple[int, int]]]:
+        capture = Capture(CaptureConfig(preroll_ms=300))
+        await capture.open()
+        tap = capture.open_tap(preroll=False)
+        try:
+            await until(lambda: capture.stats.blocks > 30, what="over a second of audio")
+            chunks = tap.take_all()
+            acted_on = next(c for c in reversed(chunks) if chunks[-1].index - c.index >= 24000 * 0.6)
+            return acted_on.index, [(c.index, len(c.pcm)) for c in capture.preroll(acted_on.index)]
+        finally:
+            await capture.close()
+
+    acted_on, preroll = asyncio.run(scenario())
+    assert preroll, "the pre-roll before a chunk 600 ms old is gone"
+    assert preroll[-1][0] + preroll[-1][1] == acted_on, "the pre-roll ends where the chunk acted on begins"
+    assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(preroll)), "the pre-roll has a gap"
+    assert 0.28 <= (acted_on - preroll[0][0]) / 24000 <= 0.34
+
+
 def test_all_zero_input_is_reported_then_clears(pulse: PulseServer) -> None:
     async def scenario() -> list[CaptureStatus]:
         capture = Capture(CaptureConfig(dead_after_s=0.5))

@@ -58,6 +58,17 @@ def test_learned_gain_follows_the_real_echo_path() -> None:
     assert 0.08 < guard.gain < 0.3
 
 
+def test_the_warm_up_lasts_the_playback_heard_not_a_number_of_blocks() -> None:
+    """The capture hands on 40 ms blocks: counting each as 20 ms doubled the warm-up, and a user who spoke in
+    that stretch had to be louder than the reply itself (and taught the guard their voice as the echo)."""
+    guard = EchoGuard()
+    for i in range(11):  # 0.44 s of a reply the microphone does not hear (a headset nobody told the app about)
+        guard.note_playback(i * 0.04, 3000.0)
+        assert not guard.is_user(i * 0.04, 20.0, speech=False, seconds=0.04)
+    assert guard.warmed_up
+    assert guard.is_user(0.48, 1000.0, speech=True, seconds=0.04), "a third of the reply's level is the user"
+
+
 def test_no_playback_means_speech_is_the_user() -> None:
     assert EchoGuard().is_user(10.0, 500.0, speech=True)
     assert not EchoGuard().is_user(10.0, 500.0, speech=False)
