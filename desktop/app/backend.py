@@ -56,6 +56,8 @@ def choose_backend(settings: dict[str, Any], key: KeySource, url_override: str |
     if kind == "offline":
         notice = "" if key.key else ("No API key yet: talking to the offline engine on this computer "
                                      "(Settings → Connection to add a key).")
+        if key.problem and settings["backend"] == "auto":  # a key may well be saved: say why it was not used
+            notice = f"{key.problem} Until then Parley talks to the offline engine on this computer."
         return Backend("offline", None, "none", None, "Offline engine", notice)
     if kind == "openai":
         protocol = model_protocol(model)
@@ -64,8 +66,9 @@ def choose_backend(settings: dict[str, Any], key: KeySource, url_override: str |
         else:
             url, title = f"{OPENAI_REALTIME_URL}?model={model}", f"OpenAI · {model} · voice {settings['voice']}"
         if not key.key:
-            return Backend("openai", url, "bearer", None, title, "OpenAI needs an API key: open Settings → Connection.",
-                           protocol)
+            return Backend("openai", url, "bearer", None, title,
+                           key.problem or
+                           "Open Settings → Connection and paste your key; it is kept in the system keyring.", protocol)
         return Backend("openai", url, "bearer", key.key, title, protocol=protocol)
     url = settings["endpoint_url"]
     if live_url(url):

@@ -300,8 +300,7 @@ class Controller(QObject):
                 return
         if backend.kind == "openai" and not backend.key:
             self.connection_changed.emit("error", "No API key")
-            self.error.emit("Parley needs an OpenAI API key to talk to OpenAI.",
-                            "Open Settings → Connection and paste your key; it is kept in the system keyring.")
+            self.error.emit("Parley needs an OpenAI API key to talk to OpenAI.", backend.notice)
             return
         if backend.notice:
             self.notice.emit(backend.notice)

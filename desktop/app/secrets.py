@@ -22,6 +22,10 @@ ENV_VAR = "OPENAI_API_KEY"
 log = logging.getLogger(__name__)
 
 
+KEYRING_SILENT = ("The system keyring did not give Parley the API key ({}): it may be locked, or its service "
+                  "stopped. Unlock it, then open Settings and choose OK to connect again.")
+
+
 class KeyStoreUnavailable(Exception):
     """No usable keyring backend; the message says why and what the user can do."""
 
@@ -31,7 +35,8 @@ class KeySource:
     """Where the active key came from, for the settings dialog ("set by OPENAI_API_KEY" etc.)."""
 
     key: str | None
-    origin: str  # "environment", "keyring", "session" or "none"
+    origin: str  # "environment", "keyring", "session", "none", or "unavailable" (the keyring did not answer)
+    problem: str = ""  # for "unavailable": a sentence saying what happened and what to do
 
 
 def backend_name() -> str:
@@ -67,9 +72,11 @@ class KeyStore:
             return KeySource(self._session_key, "session")
         try:
             stored = keyring.get_password(SERVICE, USERNAME)
+        except keyring.errors.NoKeyringError:  # no keyring on this machine: nothing can have been saved there
+            return KeySource(None, "none")
         except Exception as exc:  # not only KeyringError: a Secret Service whose bus drops mid-call raises OSError
             log.warning("keyring unavailable while reading the API key: %s", type(exc).__name__)
-            return KeySource(None, "none")
+            return KeySource(None, "unavailable", KEYRING_SILENT.format(type(exc).__name__))
         return KeySource(stored, "keyring") if stored else KeySource(None, "none")
 
     async def aload(self) -> KeySource:

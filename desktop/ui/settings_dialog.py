@@ -86,6 +86,8 @@ class ConnectionPage(OptionsPage):
             self.key_edit.setPlaceholderText("A key is stored in the keyring (type to replace it)")
         elif source.origin == "session":
             self.key_edit.setPlaceholderText("A key is in use for this session only")
+        elif source.origin == "unavailable":
+            notes.append(source.problem)
         else:
             self.key_edit.setPlaceholderText("sk-… (needed for OpenAI; the offline engine needs none)")
         try:

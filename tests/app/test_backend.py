@@ -11,6 +11,7 @@ from desktop.app.settings import SETTINGS
 DEFAULTS: dict[str, Any] = {s.key: s.default for s in SETTINGS}
 NO_KEY = KeySource(None, "none")
 KEY = KeySource("test-key-not-a-secret", "keyring")
+SILENT_KEYRING = KeySource(None, "unavailable", "The system keyring did not give Parley the API key (OSError).")
 
 
 def test_first_run_without_key_uses_the_offline_engine() -> None:
@@ -69,3 +70,15 @@ def test_only_something_to_know_or_do_becomes_a_transcript_notice() -> None:
     assert choose_backend(DEFAULTS, NO_KEY, "ws://127.0.0.1:8765/v1/realtime").notice == ""
     assert choose_backend({**DEFAULTS, "backend": "offline"}, KEY, None).notice == ""
     assert "Settings" in choose_backend(DEFAULTS, NO_KEY, None).notice  # a new user learns how to add a key
+
+
+def test_a_keyring_that_did_not_answer_is_said_not_taken_for_no_key() -> None:
+    """A saved key may be behind a locked keyring: the user is told why Parley talks offline (or cannot reach
+    OpenAI), not invited to add a key they already have."""
+    offline = choose_backend(DEFAULTS, SILENT_KEYRING, None)
+    assert offline.kind == "offline" and offline.notice.startswith(SILENT_KEYRING.problem)
+    assert "No API key yet" not in offline.notice
+    openai = choose_backend({**DEFAULTS, "backend": "openai"}, SILENT_KEYRING, None)
+    assert openai.key is None and openai.notice == SILENT_KEYRING.problem
+    assert "keyring" not in choose_backend({**DEFAULTS, "backend": "offline"}, SILENT_KEYRING, None).notice, \
+        "who chose the offline engine needs no key"

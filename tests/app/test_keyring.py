@@ -57,7 +57,7 @@ def test_no_backend_gives_advice_and_session_key_works(monkeypatch: pytest.Monke
 def test_a_stalled_secret_service_holds_neither_the_event_loop_nor_the_app(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A Secret Service that does not answer (waiting on an unlock prompt) and then goes away: the loop keeps
-    running meanwhile, and the read ends as "no key" rather than an error."""
+    running meanwhile, and the read ends as "no key, because the keyring did not answer" rather than an error."""
     from keyring.backends import SecretService
 
     path = tmp_path / "bus"
@@ -78,7 +78,8 @@ def test_a_stalled_secret_service_holds_neither_the_event_loop_nor_the_app(tmp_p
         assert ticks == 5 and not reading.done()
         bus.close()  # the bus goes away
         source = await asyncio.wait_for(reading, 10)
-        assert source == secrets.KeySource(None, "none")
+        assert source.key is None and source.origin == "unavailable"
+        assert "keyring did not give Parley the API key (" in source.problem
 
     try:
         asyncio.run(main())
