@@ -168,8 +168,8 @@ class Capture:
         self._zero_run = 0
         self._in_frames = 0
         self._out_frames = 0
-        self._preroll: deque[AudioChunk] = deque()
-        self._preroll_samples = 0
+        self._history: deque[AudioChunk] = deque()
+        self._history_samples = 0
         self._taps: set[CaptureTap] = set()
         self._chunk_listeners: list[Callable[[AudioChunk], None]] = []
         self._level_listeners: list[Callable[[Level], None]] = []
@@ -217,8 +217,8 @@ class Capture:
                 self._watchdog = None
             await call_off_loop(stream.abort, "stop the microphone")
             self._drain()
-            self._preroll.clear()
-            self._preroll_samples = 0
+            self._history.clear()
+            self._history_samples = 0
             if self.device_rate:  # the resampler restarts on wake: keep the two counters aligned
                 self._out_frames = round(self._in_frames * MODEL_RATE / self.device_rate)
             self._set_status(CaptureStatus(CaptureState.RESTING))
@@ -271,12 +271,12 @@ class Capture:
     def preroll(self, before: int | None = None) -> list[AudioChunk]:
         """The chunks covering the last `preroll_ms` before sample index `before` (default: the newest
         chunk's end), as far as the history still holds them."""
-        if not self._preroll:
+        if not self._history:
             return []
-        newest = self._preroll[-1]
+        newest = self._history[-1]
         end = newest.index + len(newest.pcm) if before is None else before
         start = end - round(self.config.preroll_ms * MODEL_RATE / 1000)
-        return [chunk for chunk in self._preroll if chunk.index < end and chunk.index + len(chunk.pcm) > start]
+        return [chunk for chunk in self._history if chunk.index < end and chunk.index + len(chunk.pcm) > start]
 
     def add_chunk_listener(self, listener: Callable[[AudioChunk], None]) -> Callable[[], None]:
         """Called on the loop for every chunk (e.g. the VAD); returns a function that removes the listener."""
@@ -331,8 +331,8 @@ class Capture:
         self._zero_run = 0
         self._in_frames = 0
         self._out_frames = 0
-        self._preroll.clear()
-        self._preroll_samples = 0
+        self._history.clear()
+        self._history_samples = 0
 
     def _detach(self) -> sounddevice.InputStream | None:
         self._closing = True
@@ -432,10 +432,10 @@ class Capture:
 
     def _remember(self, chunk: AudioChunk) -> None:
         limit = round(max(self.config.history_ms, self.config.preroll_ms) * MODEL_RATE / 1000)
-        self._preroll.append(chunk)
-        self._preroll_samples += len(chunk.pcm)
-        while self._preroll and self._preroll_samples - len(self._preroll[0].pcm) >= limit:
-            self._preroll_samples -= len(self._preroll.popleft().pcm)
+        self._history.append(chunk)
+        self._history_samples += len(chunk.pcm)
+        while self._history and self._history_samples - len(self._history[0].pcm) >= limit:
+            self._history_samples -= len(self._history.popleft().pcm)
 
     def _track_zeros(self, raw: np.ndarray) -> None:
         if raw.any():

@@ -50,9 +50,13 @@ class EchoGuard:
         self._cleaned = False  # which microphone the learnt gain describes: raw, or after the canceller
         self._saved = (self.config.cleaned_prior_gain, 0.0, deque[float](maxlen=150))  # the other one's
 
+    @property
+    def _canceller_active(self) -> bool:
+        return self.canceller is not None and self.canceller.active
+
     def _follow_canceller(self) -> None:
         """The raw and the cleaned microphone have very different echo gains: each keeps its own estimate."""
-        cleaned = self.canceller is not None and self.canceller.active
+        cleaned = self._canceller_active
         if cleaned != self._cleaned:
             self._cleaned = cleaned
             current = (self._gain, self._learned_s, self._ratios)
@@ -65,7 +69,7 @@ class EchoGuard:
         cleans the microphone. With one, the server hears the cleaned microphone (its own voice detection can
         interrupt), and the guard still judges the local detector's speech, against the much smaller echo gain
         of the cleaned microphone."""
-        return self.config.enabled and not (self.canceller is not None and self.canceller.active)
+        return self.config.enabled and not self._canceller_active
 
     def set_enabled(self, enabled: bool) -> None:
         """"I use headphones" turns the guard and the canceller off together."""
@@ -90,7 +94,7 @@ class EchoGuard:
         loudest = max((rms for t, rms in self._playback if start <= t <= end), default=0.0)
         return 0.0 if loudest < self.config.playback_floor else loudest * self._gain
 
-    def is_user(self, adc_time: float, mic_rms: float, speech: bool, seconds: float = 0.02) -> bool:
+    def is_user(self, adc_time: float, mic_rms: float, speech: bool, seconds: float) -> bool:
         """True when this mic block (`seconds` long) is the user speaking (barge-in), False for silence or
         echo."""
         self._follow_canceller()
@@ -110,8 +114,8 @@ class EchoGuard:
     @property
     def warmed_up(self) -> bool:
         """Enough playback was heard (for the microphone the guard now judges) to trust the learnt gain."""
-        self._follow_canceller()
-        return self._learned_s >= self.config.warmup_s
+        learned = self._learned_s if self._canceller_active == self._cleaned else self._saved[1]
+        return learned >= self.config.warmup_s
 
     def _learn(self, adc_time: float, mic_rms: float, seconds: float) -> None:
         """Estimates the echo path's gain as a high percentile of mic/playback ratios seen while only the assistant

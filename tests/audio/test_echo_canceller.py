@@ -136,8 +136,8 @@ def test_guard_hands_over_to_an_active_canceller(far: np.ndarray) -> None:
     guard.note_playback(10.0, 5000.0)
     # The cleaned microphone's echo gain is tiny: a user far quieter than the speaker is still heard, a
     # leftover of the echo is not.
-    assert guard.is_user(10.05, 2000.0, speech=True), "with the echo removed, speech is the user's"
-    assert not guard.is_user(10.1, 200.0, speech=True)
+    assert guard.is_user(10.05, 2000.0, speech=True, seconds=0.02), "with the echo removed, speech is the user's"
+    assert not guard.is_user(10.1, 200.0, speech=True, seconds=0.02)
     guard.set_enabled(False)  # "I use headphones"
     assert not canceller.enabled and not canceller.active and not guard.gating
 

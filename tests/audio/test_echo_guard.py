@@ -32,7 +32,7 @@ def run_reply(guard: EchoGuard, playback: list[float], attenuation: float, delay
         echo = playback[i - delay_blocks] * attenuation if i >= delay_blocks else 0.0
         voice = (user or {}).get(i, 0.0)
         mic = (echo**2 + voice**2) ** 0.5
-        if guard.is_user(t, mic, speech=mic > 200):
+        if guard.is_user(t, mic, speech=mic > 200, seconds=BLOCK):
             hits.append(i)
     return hits
 
@@ -70,11 +70,11 @@ def test_the_warm_up_lasts_the_playback_heard_not_a_number_of_blocks() -> None:
 
 
 def test_no_playback_means_speech_is_the_user() -> None:
-    assert EchoGuard().is_user(10.0, 500.0, speech=True)
-    assert not EchoGuard().is_user(10.0, 500.0, speech=False)
+    assert EchoGuard().is_user(10.0, 500.0, speech=True, seconds=BLOCK)
+    assert not EchoGuard().is_user(10.0, 500.0, speech=False, seconds=BLOCK)
 
 
 def test_headphones_turn_the_guard_off() -> None:
     guard = EchoGuard(EchoGuardConfig(enabled=False))
     guard.note_playback(0.0, 3000.0)
-    assert guard.is_user(0.05, 300.0, speech=True)
+    assert guard.is_user(0.05, 300.0, speech=True, seconds=BLOCK)
